@@ -1,0 +1,1 @@
+"""apicall: the layer shared by the request, push and fetch functions."""

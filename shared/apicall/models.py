@@ -1,0 +1,421 @@
+"""The JSON contracts of DESIGN.md as pydantic models.
+
+Every model forbids unknown fields, so a typo is a clear error naming the field rather than a
+silent default. Fields are only ever added here, never renamed: workflow engines, schedules and
+queue producers are written against these shapes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+STATUS_CLASS = re.compile(r"^[1-5]xx$")
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# --- Connection ---------------------------------------------------------------------------------
+
+
+class NoAuth(Contract):
+    type: Literal["none"] = "none"
+
+
+class ApiKeyAuth(Contract):
+    type: Literal["api_key"]
+    name: str = Field(min_length=1)
+    value: str = Field(min_length=1)
+    location: Literal["header", "query"] = Field("header", alias="in")
+
+
+class BasicAuth(Contract):
+    type: Literal["basic"]
+    username: str
+    password: str
+
+
+class BearerAuth(Contract):
+    type: Literal["bearer"]
+    token: str = Field(min_length=1)
+
+
+class OAuth2ClientCredentials(Contract):
+    type: Literal["oauth2_client_credentials"]
+    token_url: str = Field(min_length=1)
+    client_id: str = Field(min_length=1)
+    client_secret: str = Field(min_length=1)
+    scope: str | None = None
+    audience: str | None = None
+    # How the client authenticates at the token endpoint (RFC 6749 section 2.3.1).
+    token_auth_method: Literal["client_secret_basic", "client_secret_post"] = "client_secret_basic"
+
+
+class OAuth2AuthorizationCode(Contract):
+    type: Literal["oauth2_authorization_code"]
+    authorize_url: str = Field(min_length=1)
+    token_url: str = Field(min_length=1)
+    client_id: str = Field(min_length=1)
+    client_secret: str = Field(min_length=1)
+    scope: str | None = None
+    refresh_token: str | None = None
+    token_auth_method: Literal["client_secret_basic", "client_secret_post"] = "client_secret_basic"
+
+
+Auth = Annotated[
+    NoAuth
+    | ApiKeyAuth
+    | BasicAuth
+    | BearerAuth
+    | OAuth2ClientCredentials
+    | OAuth2AuthorizationCode,
+    Field(discriminator="type"),
+]
+
+
+class RetryPolicy(Contract):
+    attempts: int = Field(3, ge=1, le=10)
+    backoff: Literal["exponential", "fixed", "none"] = "exponential"
+    base_s: float = Field(1.0, ge=0, le=60)
+    max_s: float = Field(30.0, ge=0, le=900)
+    on: list[int] = Field(default_factory=lambda: [429, 500, 502, 503, 504])
+
+
+class RateLimit(Contract):
+    requests: int = Field(ge=1)
+    per_s: float = Field(gt=0)
+
+
+class ClientCert(Contract):
+    cert: str = Field(min_length=1, description="PEM certificate (chain)")
+    key: str = Field(min_length=1, description="PEM private key")
+    password: str | None = None
+
+
+class Connection(Contract):
+    base_url: str | None = None
+    auth: Auth = Field(default_factory=NoAuth)
+    headers: dict[str, str] = Field(default_factory=dict)
+    query: dict[str, str] = Field(default_factory=dict)
+    timeout_s: float = Field(10.0, gt=0, le=900)
+    verify_ssl: bool = True
+    ca_bundle: str | None = Field(None, description="PEM text of extra trusted CA certificates")
+    client_cert: ClientCert | None = None
+    proxy: str | None = None
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    rate_limit: RateLimit | None = None
+    max_in_flight: int = Field(
+        10, ge=1, le=1000, description="requests in flight per container for this connection"
+    )
+    allow_private_network: bool = False
+
+    @field_validator("base_url", "proxy")
+    @classmethod
+    def _absolute_http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/]", value):
+            raise ValueError("must be an absolute http(s) URL")
+        return value
+
+
+# --- RequestSpec --------------------------------------------------------------------------------
+
+Scalar = str | int | float | bool
+
+
+class NoBody(Contract):
+    type: Literal["none"] = "none"
+
+
+class JsonBody(Contract):
+    type: Literal["json"]
+    value: Any = None
+
+
+class FormBody(Contract):
+    type: Literal["form"]
+    fields: dict[str, Scalar] | list[tuple[str, Scalar]] = Field(default_factory=dict)
+
+
+class UploadFile(Contract):
+    name: str = Field(min_length=1, description="form field name")
+    filename: str = Field(min_length=1)
+    content_type: str = "application/octet-stream"
+    content_base64: str | None = None
+    text: str | None = None
+
+    @model_validator(mode="after")
+    def _one_content(self) -> UploadFile:
+        if (self.content_base64 is None) == (self.text is None):
+            raise ValueError("give exactly one of content_base64 or text")
+        return self
+
+
+class MultipartBody(Contract):
+    type: Literal["multipart"]
+    fields: dict[str, Scalar] = Field(default_factory=dict)
+    files: list[UploadFile] = Field(default_factory=list)
+
+
+class RawBody(Contract):
+    type: Literal["raw"]
+    content_type: str = "text/plain"
+    content: str = ""
+
+
+class BinaryBody(Contract):
+    type: Literal["binary"]
+    content_type: str = "application/octet-stream"
+    content_base64: str
+    filename: str | None = None
+
+
+class RecordBody(Contract):
+    """The invocation's `record`, sent as JSON."""
+
+    type: Literal["record"]
+
+
+Body = Annotated[
+    NoBody | JsonBody | FormBody | MultipartBody | RawBody | BinaryBody | RecordBody,
+    Field(discriminator="type"),
+]
+
+FieldType = Literal["string", "number", "integer", "boolean", "datetime", "object", "array"]
+
+
+class FieldSpec(Contract):
+    name: str = Field(min_length=1)
+    type: FieldType = "string"
+    path: str = Field(min_length=1)
+
+
+class ResponseSpec(Contract):
+    format: Literal["auto", "json", "text", "binary"] = "auto"
+    data_path: str | None = None
+    fields: list[FieldSpec] = Field(default_factory=list)
+    max_bytes: int = Field(5 * 1024 * 1024, ge=1, le=50 * 1024 * 1024)
+
+
+SuccessCodes = str | list[int]
+
+
+def _check_success_codes(value: SuccessCodes) -> SuccessCodes:
+    if isinstance(value, str):
+        classes = [part.strip() for part in value.split(",")]
+        if not all(STATUS_CLASS.match(part) for part in classes):
+            raise ValueError("must be a status class like '2xx' or a list of status codes")
+    elif not value or not all(100 <= code <= 599 for code in value):
+        raise ValueError("must list status codes between 100 and 599")
+    return value
+
+
+class RequestSpec(Contract):
+    connection: str | None = None
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
+    url: str = Field(min_length=1)
+    path_params: dict[str, Scalar] = Field(default_factory=dict)
+    query: list[tuple[str, Scalar]] | dict[str, Scalar] = Field(default_factory=list)
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Body = Field(default_factory=NoBody)
+    timeout_s: float | None = Field(None, gt=0, le=900)
+    success_codes: SuccessCodes = "2xx"
+    errors: dict[str, str] = Field(default_factory=dict)
+    on_failure: Literal["continue", "terminate"] = "terminate"
+    response: ResponseSpec = Field(default_factory=ResponseSpec)
+    routes: list[str] = Field(default_factory=list)
+    follow_redirects: bool = True
+    max_redirects: int = Field(5, ge=0, le=20)
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper_method(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("success_codes")
+    @classmethod
+    def _valid_success_codes(cls, value: SuccessCodes) -> SuccessCodes:
+        return _check_success_codes(value)
+
+    @field_validator("routes")
+    @classmethod
+    def _valid_routes(cls, value: list[str]) -> list[str]:
+        for route in value:
+            if not (route.isdigit() and 100 <= int(route) <= 599):
+                raise ValueError(f"route {route!r} is not an HTTP status code")
+        return value
+
+    @model_validator(mode="after")
+    def _absolute_url_without_connection(self) -> RequestSpec:
+        if self.connection is None and not re.match(r"^https?://", self.url):
+            raise ValueError("url must be absolute (http or https) when no connection is given")
+        return self
+
+    def query_pairs(self) -> list[tuple[str, Scalar]]:
+        return list(self.query.items()) if isinstance(self.query, dict) else list(self.query)
+
+
+# --- Outcome ------------------------------------------------------------------------------------
+
+ErrorKind = Literal[
+    "timeout",
+    "connection",
+    "ssl",
+    "status",
+    "blocked",
+    "too_large",
+    "invalid_response",
+    "invalid_request",
+    "auth",
+]
+
+
+class ErrorInfo(Contract):
+    kind: ErrorKind
+    message: str
+    status: int | None = None
+
+
+class Outcome(Contract):
+    ok: bool
+    route: str
+    next: Literal["continue", "terminate"]
+    status: int | None = None
+    attempts: int = 0
+    elapsed_ms: int = 0
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Any = None
+    truncated: bool = False
+    data: dict[str, Any] | None = None
+    rows: list[dict[str, Any]] | None = None
+    skipped_fields: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    error: ErrorInfo | None = None
+    run_id: str
+
+
+class InvokeEvent(Contract):
+    """Direct invoke of the request function."""
+
+    request: RequestSpec
+    values: dict[str, Any] = Field(default_factory=dict)
+    record: dict[str, Any] | None = None
+
+
+# --- Push ---------------------------------------------------------------------------------------
+
+
+class PushTarget(Contract):
+    connection: str | None = None
+    url: str = Field(min_length=1, description="absolute, or a path under the connection")
+    method: Literal["POST", "PUT", "PATCH"] = "POST"
+    headers: dict[str, str] = Field(default_factory=dict)
+    format: Literal["json", "form"] = "json"
+    signing_secret: str | None = None
+    success_codes: SuccessCodes = "2xx"
+    timeout_s: float = Field(10.0, gt=0, le=60)
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper_method(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("success_codes")
+    @classmethod
+    def _valid_success_codes(cls, value: SuccessCodes) -> SuccessCodes:
+        return _check_success_codes(value)
+
+    @model_validator(mode="after")
+    def _absolute_url_without_connection(self) -> PushTarget:
+        if self.connection is None and not re.match(r"^https?://", self.url):
+            raise ValueError("url must be absolute (http or https) when no connection is given")
+        return self
+
+
+class PushMessage(Contract):
+    id: str = Field(min_length=1, max_length=256)
+    event: str | None = None
+    target: PushTarget
+    record: dict[str, Any]
+
+
+# --- FetchJob -----------------------------------------------------------------------------------
+
+ParamLocation = Literal["query", "body"]
+
+
+class NoPagination(Contract):
+    type: Literal["none"] = "none"
+
+
+class OffsetPagination(Contract):
+    type: Literal["offset"]
+    offset_param: str = "offset"
+    limit_param: str = "limit"
+    limit: int = Field(100, ge=1, le=10_000)
+    start: int = Field(0, ge=0)
+    location: ParamLocation = Field("query", alias="in")
+
+
+class PagePagination(Contract):
+    type: Literal["page"]
+    page_param: str = "page"
+    size_param: str | None = "size"
+    size: int = Field(100, ge=1, le=10_000)
+    start: int = Field(1, ge=0)
+    total_pages_path: str | None = None
+    location: ParamLocation = Field("query", alias="in")
+
+
+class CursorPagination(Contract):
+    type: Literal["cursor"]
+    cursor_param: str = "cursor"
+    cursor_path: str = Field(min_length=1)
+    limit_param: str | None = None
+    limit: int | None = Field(None, ge=1, le=10_000)
+    location: ParamLocation = Field("query", alias="in")
+
+
+class NextUrlPagination(Contract):
+    type: Literal["next_url"]
+    next_url_path: str = Field(min_length=1)
+
+
+class LinkHeaderPagination(Contract):
+    type: Literal["link_header"]
+
+
+Pagination = Annotated[
+    NoPagination
+    | OffsetPagination
+    | PagePagination
+    | CursorPagination
+    | NextUrlPagination
+    | LinkHeaderPagination,
+    Field(discriminator="type"),
+]
+
+
+class RecordsSpec(Contract):
+    path: str = Field("$[*]", min_length=1)
+    key: str = Field(min_length=1)
+    fields: list[FieldSpec] = Field(default_factory=list)
+
+
+class Incremental(Contract):
+    param: str = Field(min_length=1)
+    field: str = Field(min_length=1)
+    location: ParamLocation = Field("query", alias="in")
+
+
+class FetchJob(Contract):
+    job: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")
+    request: RequestSpec
+    pagination: Pagination = Field(default_factory=NoPagination)
+    max_pages: int = Field(1000, ge=1, le=1_000_000)
+    records: RecordsSpec
+    incremental: Incremental | None = None
