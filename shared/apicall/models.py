@@ -278,6 +278,7 @@ class ErrorInfo(Contract):
     kind: ErrorKind
     message: str
     status: int | None = None
+    field: str | None = Field(None, description="the input field at fault, for invalid input")
 
 
 class Outcome(Contract):
@@ -304,6 +305,7 @@ class InvokeEvent(Contract):
     request: RequestSpec
     values: dict[str, Any] = Field(default_factory=dict)
     record: dict[str, Any] | None = None
+    correlation_id: str | None = Field(None, max_length=256)
 
 
 # --- Push ---------------------------------------------------------------------------------------

@@ -1,0 +1,260 @@
+"""Execute one configured request: build it, send it, classify it, map it, record it.
+
+This is the one place where an error becomes a route: the request function, the test API and the
+fetch function all answer through `execute`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from apicall import auth, client, mapping, templating
+from apicall.connections import load_connection
+from apicall.errors import (
+    ApicallError,
+    CapacityExceeded,
+    ConfigError,
+    UpstreamStatusError,
+    UpstreamTimeout,
+)
+from apicall.models import Connection, ErrorInfo, InvokeEvent, Outcome, RequestSpec
+from apicall.observability import MetricUnit, logger, metrics
+from apicall.store import RunsStore, default_runs_store
+
+ConnectionLoader = Callable[[str], Connection]
+
+# A request that names no connection gets the defaults: public targets only, no credentials.
+_NO_CONNECTION = Connection()
+
+
+def route_for_error(error: ApicallError) -> str:
+    if isinstance(error, CapacityExceeded):
+        return "max-connection"
+    if isinstance(error, UpstreamTimeout):
+        return "timeout"
+    return "error"
+
+
+def _route_for_status(status: int, routes: list[str]) -> str:
+    return str(status) if str(status) in routes else "other"
+
+
+def _status_message(spec: RequestSpec, response: client.HttpResponse) -> str:
+    custom = spec.errors.get(str(response.status))
+    if custom:
+        return custom
+    reason = httpx.codes.get_reason_phrase(response.status) or "unexpected status"
+    return f"HTTP {response.status} {reason}"
+
+
+def _history_scope(spec: RequestSpec, outgoing: templating.OutgoingRequest | None) -> str:
+    if spec.connection:
+        return spec.connection
+    if outgoing is not None:
+        return urlsplit(outgoing.url).hostname or "unknown"
+    return "unknown"
+
+
+class Execution:
+    """The state of one execution, so `execute` reads as the steps it takes."""
+
+    def __init__(self, invocation: InvokeEvent, run_id: str) -> None:
+        self.invocation = invocation
+        self.spec = invocation.request
+        self.run_id = run_id
+        self.started = time.monotonic()
+        self.connection: Connection = _NO_CONNECTION
+        self.outgoing: templating.OutgoingRequest | None = None
+        self.secrets: set[str] = set()
+
+    def elapsed_ms(self) -> int:
+        return int((time.monotonic() - self.started) * 1000)
+
+    def next_step(self, ok: bool) -> str:
+        return "continue" if ok or self.spec.on_failure == "continue" else "terminate"
+
+    def all_field_names(self) -> list[str]:
+        return [field.name for field in self.spec.response.fields]
+
+    def failed(self, error: ApicallError, *, attempts: int = 0) -> Outcome:
+        message = auth.redact(error.message, self.secrets)
+        return Outcome(
+            ok=False,
+            route=route_for_error(error),
+            next=self.next_step(False),  # type: ignore[arg-type]
+            status=error.status,
+            attempts=attempts,
+            elapsed_ms=self.elapsed_ms(),
+            skipped_fields=self.all_field_names(),
+            error=ErrorInfo(
+                kind=error.kind,  # type: ignore[arg-type]
+                message=message,
+                status=error.status,
+                field=error.field,
+            ),
+            run_id=self.run_id,
+        )
+
+    def answered(self, response: client.HttpResponse) -> Outcome:
+        spec = self.spec
+        headers = auth.redact(auth.redact_headers(dict(response.headers)), self.secrets)
+        common: dict[str, Any] = {
+            "status": response.status,
+            "route": _route_for_status(response.status, spec.routes),
+            "attempts": response.attempts,
+            "elapsed_ms": self.elapsed_ms(),
+            "headers": headers,
+            "truncated": response.truncated,
+            "run_id": self.run_id,
+        }
+        body, _kind = mapping.parse_body(
+            response.content, response.headers.get("content-type"), spec.response.format
+        )
+        body = auth.redact(body, self.secrets)
+        if not client.is_success(response.status, spec.success_codes):
+            error = UpstreamStatusError(_status_message(spec, response), status=response.status)
+            return Outcome(
+                ok=False,
+                next=self.next_step(False),  # type: ignore[arg-type]
+                body=body,
+                skipped_fields=self.all_field_names(),
+                error=ErrorInfo(kind="status", message=error.message, status=response.status),
+                **common,
+            )
+        mapped = mapping.map_response(body, spec.response)
+        return Outcome(
+            ok=True,
+            next="continue",
+            body=body,
+            data=mapped.data,
+            rows=mapped.rows,
+            skipped_fields=mapped.skipped_fields,
+            warnings=mapped.warnings,
+            **common,
+        )
+
+
+def execute(
+    invocation: InvokeEvent,
+    *,
+    http_client: httpx.Client | None = None,
+    store: RunsStore | None = None,
+    connections: ConnectionLoader = load_connection,
+    retries: bool = True,
+    missing_values: str = "error",
+    fill_report: dict[str, str] | None = None,
+    record_history: bool = True,
+) -> Outcome:
+    """Run one request and answer its Outcome; never raises for bad input or a bad upstream."""
+    run = Execution(invocation, uuid.uuid4().hex)
+    store = store if store is not None else default_runs_store()
+    outcome = _run(run, http_client, store, connections, retries, missing_values, fill_report)
+    _emit_metrics(outcome)
+    if record_history:
+        _record(run, outcome, store)
+    return outcome
+
+
+def _run(
+    run: Execution,
+    http_client: httpx.Client | None,
+    store: RunsStore,
+    connections: ConnectionLoader,
+    retries: bool,
+    missing_values: str,
+    fill_report: dict[str, str] | None,
+) -> Outcome:
+    spec = run.spec
+    try:
+        if spec.connection:
+            run.connection = connections(spec.connection)
+            run.secrets = auth.secret_values(run.connection)
+        run.outgoing = templating.render_request(
+            spec,
+            run.invocation.values,
+            run.invocation.record,
+            run.connection if spec.connection else None,
+            missing=missing_values,
+            report=fill_report,
+        )
+        response = client.send(
+            run.outgoing,
+            run.connection,
+            auth=auth.auth_for(spec.connection, run.connection, store=store)
+            if spec.connection
+            else None,
+            timeout_s=spec.timeout_s or run.connection.timeout_s,
+            retry=run.connection.retry if retries else None,
+            max_bytes=spec.response.max_bytes,
+            truncate=spec.response.format in ("text", "binary"),
+            follow_redirects=spec.follow_redirects,
+            max_redirects=spec.max_redirects,
+            client=http_client,
+        )
+        return run.answered(response)
+    except ApicallError as error:
+        return run.failed(error, attempts=getattr(error, "attempts", 1 if run.outgoing else 0))
+
+
+def failed_before_start(error: ConfigError, run_id: str | None = None) -> Outcome:
+    """The Outcome for an invocation that could not even be parsed (no spec to follow)."""
+    return Outcome(
+        ok=False,
+        route="error",
+        next="terminate",
+        error=ErrorInfo(kind=error.kind, message=error.message, field=error.field),  # type: ignore[arg-type]
+        run_id=run_id or uuid.uuid4().hex,
+    )
+
+
+def _emit_metrics(outcome: Outcome) -> None:
+    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+    if not outcome.ok:
+        metrics.add_metric(name="RequestFailures", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="RequestLatency", unit=MetricUnit.Milliseconds, value=outcome.elapsed_ms)
+
+
+def _record(run: Execution, outcome: Outcome, store: RunsStore) -> None:
+    """Write the history item; a history failure is logged, never turned into a failed request."""
+    outgoing = run.outgoing
+    summary: dict[str, Any] = {
+        "ok": outcome.ok,
+        "status": outcome.status,
+        "route": outcome.route,
+        "attempts": outcome.attempts,
+        "elapsed_ms": outcome.elapsed_ms,
+        "error": outcome.error.model_dump() if outcome.error else None,
+        "request": {
+            "method": run.spec.method,
+            "url": outgoing.url if outgoing else run.spec.url,
+            "query": [list(pair) for pair in outgoing.params] if outgoing else [],
+            "headers": auth.redact_headers(outgoing.headers) if outgoing else {},
+        },
+    }
+    try:
+        store.put_execution(_history_scope(run.spec, outgoing), run.run_id, auth.redact(summary, run.secrets))
+    except Exception as exc:  # history is best effort: the API call itself already happened
+        logger.warning("execution history not written", extra={"run_id": run.run_id, "error": type(exc).__name__})
+
+
+def execute_event(event: Any, *, correlation_id: str | None = None) -> dict[str, Any]:
+    """The direct-invoke contract: `{"request", "values", "record"}` in, an Outcome dict out."""
+    from pydantic import ValidationError
+
+    from apicall.errors import config_error_from
+
+    if not isinstance(event, dict):
+        error = ConfigError("the event must be a JSON object", field="event")
+        return failed_before_start(error).model_dump()
+    try:
+        invocation = InvokeEvent.model_validate(event)
+    except ValidationError as exc:
+        return failed_before_start(config_error_from(exc, what="invoke event")).model_dump()
+    logger.set_correlation_id(invocation.correlation_id or correlation_id)
+    return execute(invocation).model_dump()
