@@ -1,0 +1,116 @@
+"""Warm request overhead: apicall's execute() vs a bare reused httpx.Client, same server, same run.
+
+2,000 GETs each to a local server on 127.0.0.1 (a separate process, so server work does not
+compete for this interpreter's GIL), interleaved in rounds of 100 so both paths see the same
+machine state. execute() does everything a warm invocation does (validate, render, send with
+deadline and retry policy, parse, map 3 typed fields, build the Outcome) except the history
+write, which is measured on its own against moto. Run: `python -m benchmarks.request_warm_overhead`.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+
+from apicall.execute import execute
+from apicall.models import Connection, InvokeEvent
+from local.stack import free_port
+
+SERVER = """
+import json, sys
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Response
+BODY = json.dumps({"data": {"id": "42", "name": "Ada", "balance": 12.5, "tags": ["a", "b"]}})
+def app(environ, start_response):
+    return Response(BODY, mimetype="application/json")(environ, start_response)
+make_server("127.0.0.1", int(sys.argv[1]), app, threaded=True).serve_forever()
+"""
+
+SPEC = {
+    # A connection that allows the loopback benchmark server past the URL guard.
+    "connection": "bench",
+    "url": "{base}/customers/{{id}}",
+    "method": "GET",
+    "query": [["expand", "tags"]],
+    "headers": {"Accept": "application/json"},
+    "response": {
+        "data_path": "$.data",
+        "fields": [
+            {"name": "id", "type": "string", "path": "$.id"},
+            {"name": "name", "type": "string", "path": "$.name"},
+            {"name": "balance", "type": "number", "path": "$.balance"},
+        ],
+    },
+    "routes": ["200"],
+}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def wait_until_up(url: str) -> None:
+    for _ in range(100):
+        try:
+            httpx.get(url, timeout=0.5)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise RuntimeError("benchmark server did not start")
+
+
+def main(total: int = 2000) -> None:
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)])
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(base)
+        spec: dict[str, Any] = json.loads(json.dumps(SPEC).replace("{base}", base))
+        connection = Connection(allow_private_network=True)
+        invocation = InvokeEvent.model_validate({"request": spec, "values": {"id": "42"}})
+        bare = httpx.Client()
+        bare_url = f"{base}/customers/42"
+
+        def run_bare() -> None:
+            response = bare.get(bare_url, params=[("expand", "tags")], headers={"Accept": "application/json"})
+            response.json()
+
+        def run_apicall() -> None:
+            outcome = execute(
+                invocation,
+                connections=lambda name: connection,
+                record_history=False,
+            )
+            assert outcome.ok and outcome.data == {"id": "42", "name": "Ada", "balance": 12.5}
+
+        for _ in range(50):
+            run_bare()
+            run_apicall()
+        bare_times: list[float] = []
+        apicall_times: list[float] = []
+        for _ in range(total // 100):
+            for fn, sink in ((run_bare, bare_times), (run_apicall, apicall_times)):
+                for _ in range(100):
+                    started = time.perf_counter()
+                    fn()
+                    sink.append(time.perf_counter() - started)
+        for name, q in (("p50", 0.50), ("p99", 0.99)):
+            b = percentile(bare_times, q) * 1000
+            a = percentile(apicall_times, q) * 1000
+            print(f"{name}: bare httpx {b:.3f} ms, apicall execute {a:.3f} ms, ratio {a / b:.3f}")
+        print(f"requests: {len(bare_times)} bare + {len(apicall_times)} apicall, interleaved by 100")
+        print("target: p50 ratio <= 1.20")
+    finally:
+        server.terminate()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)
