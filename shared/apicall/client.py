@@ -1,0 +1,569 @@
+"""Send one request with a total deadline, retries, guarded redirects and a capped body read.
+
+`send` is the only place httpx errors become apicall errors. Clients are built once per container
+per TLS/proxy configuration (`get_client`); their network backend re-checks the target address
+when a socket is opened (DNS rebinding) and clamps every socket operation to the request's
+deadline, so slow headers are cut as surely as a slow body.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import email.utils
+import os
+import random
+import ssl
+import tempfile
+import threading
+import time
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Any
+
+import certifi
+import httpcore
+import httpx
+
+from apicall.errors import (
+    ApicallError,
+    CapacityExceeded,
+    ConfigError,
+    InvalidRequest,
+    InvalidResponse,
+    ResponseTooLarge,
+    UpstreamConnectionError,
+    UpstreamSSLError,
+    UpstreamTimeout,
+)
+from apicall.guard import Guard, safe_url
+from apicall.models import Connection, RetryPolicy
+from apicall.templating import OutgoingRequest
+
+REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
+READ_CHUNK = 64 * 1024
+# Only the codings decoded below (with a size cap) are advertised.
+DEFAULT_HEADERS = {"Accept-Encoding": "gzip, deflate", "User-Agent": "apicall/0.1"}
+_GUARDS = {allow: Guard(allow_private=allow) for allow in (False, True)}
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: httpx.Headers
+    content: bytes  # decoded from gzip/deflate, at most max_bytes
+    truncated: bool
+    url: str  # the final URL, unredacted (a Link header may be relative to it); see safe_url
+    attempts: int
+    elapsed_ms: int
+    reason_phrase: str = ""
+
+
+def is_success(status: int, success_codes: str | list[int]) -> bool:
+    """`status` is in `success_codes`: "2xx", "2xx,3xx" or a list of codes."""
+    if isinstance(success_codes, str):
+        classes = {part.strip()[0] for part in success_codes.split(",") if part.strip()}
+        return str(status)[0] in classes
+    return status in success_codes
+
+
+# --- clients ------------------------------------------------------------------------------------
+
+_clients: dict[tuple[Any, ...], httpx.Client] = {}
+_clients_lock = threading.Lock()
+
+
+def get_client(connection: Connection) -> httpx.Client:
+    """The container's client for this connection's TLS, proxy, pool and address settings."""
+    key = _client_key(connection)
+    client = _clients.get(key)
+    if client is None:
+        with _clients_lock:
+            client = _clients.get(key)
+            if client is None:
+                client = _clients[key] = _build_client(connection)
+    return client
+
+
+def _client_key(connection: Connection) -> tuple[Any, ...]:
+    cert = connection.client_cert
+    return (
+        connection.verify_ssl,
+        connection.ca_bundle,
+        (cert.cert, cert.key, cert.password) if cert else None,
+        connection.proxy,
+        connection.max_in_flight,
+        connection.allow_private_network,
+    )
+
+
+def _build_client(connection: Connection) -> httpx.Client:
+    limits = httpx.Limits(
+        max_connections=connection.max_in_flight,
+        max_keepalive_connections=connection.max_in_flight,
+    )
+    transport = httpx.HTTPTransport(
+        verify=_ssl_context(connection), limits=limits, proxy=connection.proxy, trust_env=False
+    )
+    # httpx 0.28 has no public hook for the network backend; httpcore's pool takes one. Behind a
+    # proxy the socket goes to the proxy (often on a private network), so only the deadline
+    # applies there and the target is checked by the guard before each hop.
+    backend = _GuardedBackend(
+        _GUARDS[connection.allow_private_network], check_addresses=connection.proxy is None
+    )
+    transport._pool._network_backend = backend
+    return httpx.Client(
+        transport=transport,
+        follow_redirects=False,
+        trust_env=False,
+        headers=DEFAULT_HEADERS,
+        # The client outlives one workflow run: cookies from one run must never reach another.
+        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+    )
+
+
+def _ssl_context(connection: Connection) -> ssl.SSLContext:
+    if connection.verify_ssl:
+        context = ssl.create_default_context(cafile=certifi.where())
+        if connection.ca_bundle:
+            try:
+                context.load_verify_locations(cadata=connection.ca_bundle)
+            except (ssl.SSLError, ValueError) as exc:
+                raise ConfigError(f"ca_bundle is not valid PEM: {exc}", field="ca_bundle") from exc
+    else:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if connection.client_cert:
+        _load_client_cert(context, connection)
+    return context
+
+
+def _load_client_cert(context: ssl.SSLContext, connection: Connection) -> None:
+    cert = connection.client_cert
+    assert cert is not None
+    # load_cert_chain only reads files; they live for the call in a private directory.
+    with tempfile.TemporaryDirectory() as folder:
+        cert_path, key_path = os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem")
+        for path, pem in ((cert_path, cert.cert), (key_path, cert.key)):
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as file:
+                file.write(pem)
+        try:
+            context.load_cert_chain(cert_path, key_path, password=cert.password)
+        except ssl.SSLError as exc:
+            raise ConfigError(
+                f"client_cert could not be loaded (certificate, key or password): {exc}",
+                field="client_cert",
+            ) from exc
+
+
+# --- the network backend: connect-time address check and the deadline ---------------------------
+
+
+@dataclass(frozen=True)
+class _Call:
+    guard: Guard
+    deadline: float
+
+
+# Set by `send` for the duration of one call; read by the backend in the same thread.
+_current_call: contextvars.ContextVar[_Call | None] = contextvars.ContextVar(
+    "apicall_current_call", default=None
+)
+
+
+def _clamp(timeout: float | None) -> float | None:
+    call = _current_call.get()
+    if call is None:
+        return timeout
+    remaining = call.deadline - time.monotonic()
+    if remaining <= 0:
+        raise httpcore.ReadTimeout("the request's deadline passed")
+    return remaining if timeout is None else min(timeout, remaining)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _clamp(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _clamp(timeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        tls = self._stream.start_tls(ssl_context, server_hostname, _clamp(timeout))
+        return _DeadlineStream(tls)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _GuardedBackend(httpcore.SyncBackend):
+    """Connects only to addresses the guard allows, resolving once so the check is the connect."""
+
+    def __init__(self, default_guard: Guard, *, check_addresses: bool) -> None:
+        self._default_guard = default_guard
+        self._check_addresses = check_addresses
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        call = _current_call.get()
+        guard = call.guard if call else self._default_guard
+        if not self._check_addresses or guard.allow_private:
+            addresses = [host]
+        else:
+            addresses = guard.allowed_addresses(host, port)
+        for index, address in enumerate(addresses):
+            try:
+                stream = super().connect_tcp(
+                    address, port, _clamp(timeout), local_address, socket_options
+                )
+                return _DeadlineStream(stream)
+            except httpcore.ConnectError:
+                if index == len(addresses) - 1:
+                    raise
+        raise httpcore.ConnectError(f"no address to connect to for {host}")
+
+
+# --- send ---------------------------------------------------------------------------------------
+
+
+def send(
+    request: OutgoingRequest,
+    connection: Connection,
+    *,
+    auth: httpx.Auth | None = None,
+    timeout_s: float,
+    retry: RetryPolicy | None,
+    max_bytes: int,
+    truncate: bool,
+    follow_redirects: bool = True,
+    max_redirects: int = 5,
+    client: httpx.Client | None = None,
+    guard: Guard | None = None,
+) -> HttpResponse:
+    """Send `request` within `timeout_s` in total, retrying, redirecting and reading a capped body.
+
+    `guard` defaults to the connection's policy; tests pass `Guard(permit_loopback=True)`.
+    """
+    started = time.monotonic()
+    call = _Call(guard or _GUARDS[connection.allow_private_network], started + timeout_s)
+    exchange = _Exchange(
+        client=client or get_client(connection),
+        call=call,
+        auth=auth,
+        max_bytes=max_bytes,
+        truncate=truncate,
+        max_redirects=max_redirects if follow_redirects else 0,
+    )
+    token = _current_call.set(call)
+    try:
+        received, attempts = _send_with_retries(exchange, request, retry)
+    finally:
+        _current_call.reset(token)
+    received.attempts = attempts
+    received.elapsed_ms = int((time.monotonic() - started) * 1000)
+    return received
+
+
+def _send_with_retries(
+    exchange: _Exchange, request: OutgoingRequest, retry: RetryPolicy | None
+) -> tuple[HttpResponse, int]:
+    max_attempts = retry.attempts if retry else 1
+    attempt = 0
+    while True:
+        attempt += 1
+        response: HttpResponse | None = None
+        error: UpstreamConnectionError | None = None
+        try:
+            response = exchange.run(request)
+        except UpstreamConnectionError as exc:  # resets, refused connections; not TLS, not timeouts
+            error = exc
+        except ApicallError as exc:
+            exc.attempts = attempt  # type: ignore[attr-defined]  # read by execute's Outcome
+            raise
+        if retry is None or attempt >= max_attempts or not _should_retry(response, retry):
+            break
+        delay = _retry_delay(response, retry, attempt)
+        if time.monotonic() + delay >= exchange.call.deadline:
+            break
+        time.sleep(delay)
+    if response is None:
+        assert error is not None
+        error.attempts = attempt  # type: ignore[attr-defined]
+        raise error
+    return response, attempt
+
+
+def _should_retry(response: HttpResponse | None, retry: RetryPolicy) -> bool:
+    return response is None or response.status in retry.on
+
+
+def _retry_delay(response: HttpResponse | None, retry: RetryPolicy, attempt: int) -> float:
+    if response is not None:
+        after = retry_after_s(response.headers.get("retry-after"))
+        if after is not None:
+            return after
+    if retry.backoff == "none":
+        return 0.0
+    if retry.backoff == "fixed":
+        return min(retry.base_s, retry.max_s)
+    return random.uniform(0, min(retry.max_s, retry.base_s * 2 ** (attempt - 1)))
+
+
+def retry_after_s(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), None if absent."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+@dataclass
+class _Exchange:
+    """One attempt: the first hop and every redirect, each checked by the guard."""
+
+    client: httpx.Client
+    call: _Call
+    auth: httpx.Auth | None
+    max_bytes: int
+    truncate: bool
+    max_redirects: int
+
+    def run(self, request: OutgoingRequest) -> HttpResponse:
+        url = _url(request.url)
+        method, headers, auth = request.method.upper(), dict(request.headers), self.auth
+        body: dict[str, Any] = {
+            "params": request.params or None,
+            "content": request.content,
+            "json": request.json,
+            "data": request.data,
+            "files": request.files,
+        }
+        for hop in range(self.max_redirects + 1):
+            response = self._open(method, url, headers, body, auth)
+            location = response.headers.get("location")
+            if response.status_code not in REDIRECT_STATUSES or not location:
+                return self._read(response)
+            if hop == self.max_redirects:
+                return self._read(response)
+            response.close()
+            next_url = _url(str(response.url.join(location)))
+            if response.status_code not in (307, 308):
+                method = "HEAD" if method == "HEAD" else "GET"
+                body = {}
+                headers = _without(headers, "content-type", "content-length")
+            if _origin(next_url) != _origin(url):
+                headers, auth = _without(headers, "authorization", "cookie"), None
+            url = next_url
+            body.pop("params", None)  # the Location already carries its query
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _open(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: dict[str, str],
+        body: dict[str, Any],
+        auth: httpx.Auth | None,
+    ) -> httpx.Response:
+        self.call.guard.check_url(url)
+        remaining = self.call.deadline - time.monotonic()
+        if remaining <= 0:
+            raise UpstreamTimeout("the request's deadline passed", url=safe_url(url))
+        timeout = {"connect": remaining, "read": remaining, "write": remaining, "pool": remaining}
+        with _translated(url):
+            built = self.client.build_request(
+                method, url, headers=headers, extensions={"timeout": timeout}, **body
+            )
+            return self.client.send(built, auth=auth, stream=True, follow_redirects=False)
+
+    def _read(self, response: httpx.Response) -> HttpResponse:
+        try:
+            with _translated(response.url):
+                content, truncated = read_capped(
+                    response, self.max_bytes, deadline=self.call.deadline
+                )
+        finally:
+            response.close()
+        if truncated and not self.truncate:
+            raise ResponseTooLarge(
+                f"the response body is larger than {self.max_bytes} bytes",
+                status=response.status_code,
+                url=safe_url(response.url),
+            )
+        return HttpResponse(
+            status=response.status_code,
+            headers=response.headers,
+            content=content,
+            truncated=truncated,
+            url=str(response.url),
+            attempts=0,
+            elapsed_ms=0,
+            reason_phrase=response.reason_phrase,
+        )
+
+
+def _url(value: str) -> httpx.URL:
+    try:
+        return httpx.URL(value)
+    except httpx.InvalidURL as exc:
+        raise InvalidRequest(f"invalid URL: {exc}", field="url", url=safe_url(value)) from exc
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port
+
+
+def _without(headers: dict[str, str], *names: str) -> dict[str, str]:
+    return {name: value for name, value in headers.items() if name.lower() not in names}
+
+
+# --- the body -----------------------------------------------------------------------------------
+
+
+def read_capped(
+    response: httpx.Response, max_bytes: int, *, deadline: float | None = None
+) -> tuple[bytes, bool]:
+    """Up to `max_bytes` of the decoded body and whether there was more.
+
+    Decompression output is capped too, so a small gzip bomb never expands in memory.
+    """
+    decoder = _decoder(response.headers.get("content-encoding", ""))
+    limit = max_bytes + 1  # one byte more than allowed tells "exactly full" from "too large"
+    parts: list[bytes] = []
+    size = 0
+    for chunk in _raw_chunks(response, deadline):
+        for piece in decoder.feed(chunk, limit - size):
+            parts.append(piece)
+            size += len(piece)
+        if size >= limit:
+            break
+    else:
+        tail = decoder.flush(limit - size)
+        parts.append(tail)
+        size += len(tail)
+    content = b"".join(parts)
+    return content[:max_bytes], size > max_bytes
+
+
+def _raw_chunks(response: httpx.Response, deadline: float | None) -> Iterator[bytes]:
+    # The backend clamps socket reads to the deadline; this check also covers injected clients.
+    for chunk in response.iter_raw(READ_CHUNK):
+        if deadline is not None and time.monotonic() > deadline:
+            raise UpstreamTimeout("the request's deadline passed while reading the body")
+        yield chunk
+
+
+class _Identity:
+    def feed(self, data: bytes, room: int) -> Iterator[bytes]:
+        yield data
+
+    def flush(self, room: int) -> bytes:
+        return b""
+
+
+class _Zlib:
+    def __init__(self, wbits: int, *, raw_fallback: bool = False) -> None:
+        self._inflate = zlib.decompressobj(wbits)
+        # "deflate" should be zlib-wrapped, yet some servers send raw deflate.
+        self._raw_fallback = raw_fallback
+
+    def feed(self, data: bytes, room: int) -> Iterator[bytes]:
+        while data and room > 0:
+            try:
+                out = self._inflate.decompress(data, room)
+            except zlib.error as exc:
+                if not self._raw_fallback:
+                    raise InvalidResponse(f"the compressed body is corrupt: {exc}") from exc
+                self._inflate, self._raw_fallback = zlib.decompressobj(-zlib.MAX_WBITS), False
+                continue
+            self._raw_fallback = False
+            room -= len(out)
+            data = self._inflate.unconsumed_tail
+            yield out
+
+    def flush(self, room: int) -> bytes:
+        try:
+            return self._inflate.flush()[: max(room, 0)]
+        except zlib.error as exc:
+            raise InvalidResponse(f"the compressed body is corrupt: {exc}") from exc
+
+
+def _decoder(content_encoding: str) -> _Identity | _Zlib:
+    # Stacked codings ("gzip, gzip") are rare enough to be passed through undecoded.
+    coding = content_encoding.strip().lower()
+    if coding in ("gzip", "x-gzip"):
+        return _Zlib(16 + zlib.MAX_WBITS)
+    if coding == "deflate":
+        return _Zlib(zlib.MAX_WBITS, raw_fallback=True)
+    return _Identity()
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _translated(url: httpx.URL) -> Iterator[None]:
+    """Turn an httpx error raised inside the block into the apicall error it means."""
+    try:
+        yield
+    except httpx.HTTPError as exc:
+        raise translate_error(exc, url) from exc
+    except ApicallError as exc:  # raised by the backend, which does not know the URL
+        exc.url = exc.url or safe_url(url)
+        raise
+
+
+def translate_error(exc: httpx.HTTPError, url: httpx.URL | str) -> ApicallError:
+    shown = safe_url(url)
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, httpx.PoolTimeout):
+        return CapacityExceeded(
+            "no connection became free before the deadline (max_in_flight reached)", url=shown
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamTimeout(f"timed out: {detail}", url=shown)
+    if _ssl_cause(exc) is not None:
+        return UpstreamSSLError(f"TLS failed: {_ssl_cause(exc)}", url=shown)
+    if isinstance(exc, httpx.ProxyError):
+        return UpstreamConnectionError(f"the proxy refused the request: {detail}", url=shown)
+    if isinstance(exc, httpx.LocalProtocolError | httpx.UnsupportedProtocol):
+        return InvalidRequest(f"the request cannot be sent: {detail}", url=shown)
+    return UpstreamConnectionError(f"connection failed: {detail}", url=shown)
+
+
+def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
+    # An unexpected EOF during TLS is a dropped connection, worth a retry, not a TLS failure.
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError) and not isinstance(
+            seen, ssl.SSLEOFError | ssl.SSLZeroReturnError
+        ):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
