@@ -1,0 +1,539 @@
+"""Applying a connection's credentials to requests, and keeping those credentials out of echoes.
+
+`auth_for` answers an `httpx.Auth`, so the client passes `auth=` to httpx and httpx runs the flow
+(including the one retry after a 401 for OAuth). OAuth access tokens are cached in this container's
+memory, then in RunsTable (shared by all containers), and only then fetched from the token
+endpoint; Authlib is imported only when a token is really fetched, to keep cold starts light.
+
+`secret_values`, `redact` and `redact_headers` are what history, logs and answers run through.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import ssl
+import threading
+import time
+import warnings
+from collections.abc import Callable, Collection, Generator, Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+from urllib.parse import urlsplit
+
+import httpx
+
+from apicall.errors import AuthError
+from apicall.models import (
+    ApiKeyAuth,
+    BasicAuth,
+    BearerAuth,
+    Connection,
+    OAuth2AuthorizationCode,
+    OAuth2ClientCredentials,
+)
+from apicall.observability import logger
+
+if TYPE_CHECKING:
+    from apicall.store import RunsStore
+
+REDACTED = "***"
+# A token this close to its expiry counts as expired: it could lapse while the request is in flight.
+EXPIRY_MARGIN_S = 60
+# When the token endpoint omits expires_in; a shorter real lifetime is caught by the 401 retry.
+DEFAULT_TOKEN_LIFETIME_S = 3600
+# Shorter secrets are redacted only where a whole string equals them: replacing every "abc"
+# inside a response body would destroy the body and hide nothing worth hiding.
+MIN_SUBSTRING_SECRET = 4
+
+SENSITIVE_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-api-key",
+        "x-auth-token",
+    }
+)
+
+OAuth2Config = OAuth2ClientCredentials | OAuth2AuthorizationCode
+TokenKey = tuple[str, str]  # (connection name, client_id)
+
+
+# --- static credentials -------------------------------------------------------------------------
+
+
+class ApiKey(httpx.Auth):
+    """An API key in a header or a query parameter."""
+
+    def __init__(self, name: str, value: str, location: str) -> None:
+        self.name = name
+        self.value = value
+        self.location = location
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self.location == "query":
+            request.url = request.url.copy_set_param(self.name, self.value)
+        else:
+            request.headers[self.name] = self.value
+        yield request
+
+
+class Bearer(httpx.Auth):
+    """A static bearer token."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        yield request
+
+
+def auth_for(
+    name: str, connection: Connection, *, store: RunsStore | None = None
+) -> httpx.Auth | None:
+    """The httpx auth that applies `connection`'s credentials; None when it has none.
+
+    `store` holds the shared token cache for OAuth connections (default: the RunsTable store).
+    """
+    auth = connection.auth
+    if isinstance(auth, ApiKeyAuth):
+        if auth.location == "header":
+            _api_key_headers.add(auth.name.lower())
+        return ApiKey(auth.name, auth.value, auth.location)
+    if isinstance(auth, BasicAuth):
+        return httpx.BasicAuth(auth.username, auth.password)
+    if isinstance(auth, BearerAuth):
+        return Bearer(auth.token)
+    if isinstance(auth, OAuth2ClientCredentials | OAuth2AuthorizationCode):
+        return OAuth2(TokenSource(name, connection, store=store))
+    return None
+
+
+# --- OAuth 2.0 ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    access_token: str
+    token_type: str
+    expires_at: float
+
+    def usable(self, now: float | None = None) -> bool:
+        return self.expires_at - EXPIRY_MARGIN_S > (time.time() if now is None else now)
+
+    def header(self) -> str:
+        kind = "Bearer" if self.token_type.lower() == "bearer" else self.token_type
+        return f"{kind} {self.access_token}"
+
+
+class OAuth2(httpx.Auth):
+    """Bearer token from a TokenSource; on a 401, one new token and one retry."""
+
+    # The body is read up front so the request can be sent a second time after a 401.
+    requires_request_body = True
+
+    def __init__(self, tokens: TokenSource) -> None:
+        self.tokens = tokens
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        token = self.tokens.get()
+        request.headers["Authorization"] = token.header()
+        response = yield request
+        if response.status_code != 401:
+            return
+        token = self.tokens.get(stale=token.access_token)
+        request.headers["Authorization"] = token.header()
+        yield request
+
+
+# Per-container token cache, and a lock per (connection, client_id) so that concurrent requests
+# needing a token cause a single token request.
+_tokens: dict[TokenKey, AccessToken] = {}
+_locks: dict[TokenKey, threading.Lock] = {}
+_locks_guard = threading.Lock()
+# Access tokens handed out recently, per (token_url, client_id), so that secret_values can
+# redact them when an API echoes its Authorization header back.
+_seen_tokens: dict[tuple[str, str], list[str]] = {}
+_SEEN_PER_CLIENT = 4
+# Header names that api_key connections of this container use.
+_api_key_headers: set[str] = set()
+
+
+def clear_token_cache() -> None:
+    """Forget every token this container holds in memory (tests; a container never needs it)."""
+    _tokens.clear()
+    _seen_tokens.clear()
+
+
+def _lock_for(key: TokenKey) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(key, threading.Lock())
+
+
+def _remember_seen(auth: OAuth2Config, access_token: str) -> None:
+    seen = _seen_tokens.setdefault((auth.token_url, auth.client_id), [])
+    if access_token not in seen:
+        seen.append(access_token)
+        del seen[:-_SEEN_PER_CLIENT]
+
+
+class TokenSource:
+    """Access tokens of one OAuth connection: memory, then RunsTable, then the token endpoint."""
+
+    def __init__(self, name: str, connection: Connection, *, store: RunsStore | None) -> None:
+        if not isinstance(connection.auth, OAuth2ClientCredentials | OAuth2AuthorizationCode):
+            raise TypeError("TokenSource needs an OAuth 2.0 connection")
+        self.name = name
+        self.connection = connection
+        self.auth: OAuth2Config = connection.auth
+        self.key: TokenKey = (name, connection.auth.client_id)
+        self._store = store
+        self._refresh_token = getattr(connection.auth, "refresh_token", None)
+
+    @property
+    def store(self) -> RunsStore:
+        if self._store is None:
+            from apicall.store import default_runs_store
+
+            self._store = default_runs_store()
+        return self._store
+
+    def get(self, *, stale: str | None = None) -> AccessToken:
+        """A usable token; `stale` is one the API just refused, which is dropped, not reused."""
+        token = self._from_memory(stale)
+        if token is not None:
+            return token
+        with _lock_for(self.key):
+            # Another thread may have fetched one while this one waited for the lock.
+            token = self._from_memory(stale)
+            if token is None:
+                token = self._from_table(stale)
+            if token is None:
+                token = self._from_endpoint()
+                self._save_to_table(token)
+            _tokens[self.key] = token
+            _remember_seen(self.auth, token.access_token)
+            return token
+
+    def _from_memory(self, stale: str | None) -> AccessToken | None:
+        token = _tokens.get(self.key)
+        if token is None or token.access_token == stale or not token.usable():
+            return None
+        return token
+
+    # the shared cache is an optimisation: when RunsTable fails, fall through to the endpoint
+
+    def _from_table(self, stale: str | None) -> AccessToken | None:
+        try:
+            item = self.store.get_token(self.name)
+            if item is None or item.get("client_id") != self.auth.client_id:
+                return None
+            if item.get("access_token") == stale:
+                self.store.delete_token(self.name)
+                return None
+            token = AccessToken(
+                access_token=str(item["access_token"]),
+                token_type=str(item.get("token_type") or "Bearer"),
+                expires_at=float(item["expires_at"]),
+            )
+        except Exception as exc:
+            _log_table_problem(self.name, "read", exc)
+            return None
+        return token if token.usable() else None
+
+    def _save_to_table(self, token: AccessToken) -> None:
+        lifetime = int(token.expires_at - time.time())
+        if lifetime <= EXPIRY_MARGIN_S:
+            return
+        try:
+            self.store.put_token(
+                self.name,
+                {
+                    "access_token": token.access_token,
+                    "token_type": token.token_type,
+                    "expires_at": int(token.expires_at),
+                    "client_id": self.auth.client_id,
+                },
+                expires_in_s=lifetime,
+            )
+        except Exception as exc:
+            _log_table_problem(self.name, "write", exc)
+
+    # the token endpoint
+
+    def _from_endpoint(self) -> AccessToken:
+        from apicall.guard import check_url
+
+        check_url(self.auth.token_url, allow_private=self.connection.allow_private_network)
+        if isinstance(self.auth, OAuth2ClientCredentials):
+            return self._client_credentials(self.auth)
+        return self._refresh(self.auth)
+
+    def _client_credentials(self, auth: OAuth2ClientCredentials) -> AccessToken:
+        extra = {"scope": auth.scope, "audience": auth.audience}
+        with self._token_client() as oauth:
+            data = self._call(
+                lambda: oauth.fetch_token(
+                    auth.token_url,
+                    grant_type="client_credentials",
+                    **{key: value for key, value in extra.items() if value},
+                )
+            )
+        return self._accept(data)
+
+    def _refresh(self, auth: OAuth2AuthorizationCode) -> AccessToken:
+        if not self._refresh_token:
+            raise AuthError(
+                f"connection '{self.name}' has no refresh_token yet: "
+                "complete the OAuth consent flow first"
+            )
+        try:
+            data = self._refresh_with(auth, self._refresh_token)
+        except _EndpointRefused as refused:
+            # Another container may have rotated the refresh token since this one cached the
+            # connection: retry once with the stored one, if it differs.
+            newer = self._stored_refresh_token() if refused.error == "invalid_grant" else None
+            if not newer or newer == self._refresh_token:
+                raise self._auth_error(refused) from None
+            self._refresh_token = newer
+            try:
+                data = self._refresh_with(auth, newer)
+            except _EndpointRefused as again:
+                raise self._auth_error(again) from None
+        rotated = data.get("refresh_token")
+        if isinstance(rotated, str) and rotated and rotated != self._refresh_token:
+            self._refresh_token = rotated
+            self._write_back_refresh_token(rotated)
+        return self._accept(data)
+
+    def _refresh_with(self, auth: OAuth2AuthorizationCode, refresh_token: str) -> dict[str, Any]:
+        with self._token_client() as oauth:
+            return self._call(
+                lambda: oauth.refresh_token(auth.token_url, refresh_token=refresh_token),
+                raise_refused=True,
+            )
+
+    def _stored_refresh_token(self) -> str | None:
+        from apicall.connections import load_connection
+
+        try:
+            auth = load_connection(self.name, fresh=True).auth
+        except Exception:
+            return None
+        return getattr(auth, "refresh_token", None)
+
+    def _write_back_refresh_token(self, refresh_token: str) -> None:
+        from apicall.connections import update_connection
+
+        try:
+            update_connection(self.name, {"auth": {"refresh_token": refresh_token}})
+        except Exception as exc:
+            # The new access token is good now; the next refresh will fail clearly if the
+            # provider has already revoked the old refresh token.
+            logger.error(
+                "rotated refresh token not stored",
+                extra={"connection": self.name, "error": type(exc).__name__},
+            )
+
+    def _token_client(self) -> Any:
+        with warnings.catch_warnings():
+            # Authlib prefers the httpx2 package and warns when it falls back to httpx.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from authlib.integrations.httpx_client import OAuth2Client
+
+        oauth = OAuth2Client(
+            client_id=self.auth.client_id,
+            client_secret=self.auth.client_secret,
+            token_endpoint_auth_method=self.auth.token_auth_method,
+            timeout=self.connection.timeout_s,
+            verify=_verify(self.connection),
+            proxy=self.connection.proxy,
+            follow_redirects=False,
+        )
+        for hook in ("access_token_response", "refresh_token_response"):
+            oauth.register_compliance_hook(hook, _refuse_unless_success)
+        return oauth
+
+    def _call(
+        self, fetch: Callable[[], Mapping[str, Any]], *, raise_refused: bool = False
+    ) -> dict[str, Any]:
+        """Run an Authlib token call, translating its failures into AuthError."""
+        from authlib.integrations.base_client import OAuthError
+
+        try:
+            data = fetch()
+        except _EndpointRefused as refused:
+            if raise_refused:
+                raise
+            raise self._auth_error(refused) from None
+        except OAuthError as exc:
+            raise self._auth_error(_EndpointRefused(200, _safe_code(exc.error))) from None
+        except httpx.HTTPError as exc:
+            raise AuthError(
+                f"token endpoint of connection '{self.name}' could not be reached "
+                f"({type(exc).__name__})"
+            ) from None
+        except ValueError:
+            raise AuthError(
+                f"token endpoint of connection '{self.name}' did not answer JSON"
+            ) from None
+        return dict(data)
+
+    def _auth_error(self, refused: _EndpointRefused) -> AuthError:
+        detail = f"HTTP {refused.status}" + (f", error {refused.error}" if refused.error else "")
+        return AuthError(f"token endpoint of connection '{self.name}' refused: {detail}")
+
+    def _accept(self, data: Mapping[str, Any]) -> AccessToken:
+        access_token = data.get("access_token")
+        if not isinstance(access_token, str) or not access_token:
+            raise AuthError(
+                f"token endpoint of connection '{self.name}' answered without an access_token"
+            )
+        token_type = data.get("token_type")
+        return AccessToken(
+            access_token=access_token,
+            token_type=token_type if isinstance(token_type, str) and token_type else "Bearer",
+            expires_at=time.time() + _lifetime(data.get("expires_in")),
+        )
+
+
+class _EndpointRefused(Exception):
+    """The token endpoint answered a non-2xx status (raised inside Authlib, caught in _call)."""
+
+    def __init__(self, status: int, error: str | None) -> None:
+        super().__init__(status, error)
+        self.status = status
+        self.error = error
+
+
+def _refuse_unless_success(response: httpx.Response) -> httpx.Response:
+    if response.is_success:
+        return response
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    raise _EndpointRefused(response.status_code, _safe_code(error))
+
+
+def _safe_code(error: Any) -> str | None:
+    """An OAuth error code fit for a message: RFC 6749 codes are short ASCII words."""
+    if isinstance(error, str) and re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", error):
+        return error
+    return None
+
+
+def _lifetime(expires_in: Any) -> float:
+    try:
+        seconds = float(expires_in)
+    except (TypeError, ValueError):
+        return DEFAULT_TOKEN_LIFETIME_S
+    return seconds if seconds > 0 else DEFAULT_TOKEN_LIFETIME_S
+
+
+def _verify(connection: Connection) -> bool | ssl.SSLContext:
+    if not connection.verify_ssl:
+        return False
+    if not connection.ca_bundle:
+        return True
+    import certifi
+
+    context = ssl.create_default_context(cafile=certifi.where())
+    context.load_verify_locations(cadata=connection.ca_bundle)
+    return context
+
+
+def _log_table_problem(name: str, action: str, exc: Exception) -> None:
+    logger.warning(
+        f"token cache {action} failed",
+        extra={"connection": name, "error": type(exc).__name__},
+    )
+
+
+# --- redaction ------------------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+def secret_values(connection: Connection) -> set[str]:
+    """Every credential of `connection`, in the forms it may appear in a request or an echo."""
+    auth = connection.auth
+    values: set[str] = set()
+    if isinstance(auth, ApiKeyAuth):
+        values.add(auth.value)
+        if auth.location == "header":
+            _api_key_headers.add(auth.name.lower())
+    elif isinstance(auth, BasicAuth):
+        pair = f"{auth.username}:{auth.password}"
+        values |= {auth.password, pair, base64.b64encode(pair.encode()).decode()}
+    elif isinstance(auth, BearerAuth):
+        values.add(auth.token)
+    elif isinstance(auth, OAuth2ClientCredentials | OAuth2AuthorizationCode):
+        values.add(auth.client_secret)
+        pair = f"{auth.client_id}:{auth.client_secret}"
+        values.add(base64.b64encode(pair.encode()).decode())
+        if isinstance(auth, OAuth2AuthorizationCode) and auth.refresh_token:
+            values.add(auth.refresh_token)
+        values.update(_seen_tokens.get((auth.token_url, auth.client_id), ()))
+    if connection.client_cert is not None:
+        values.add(connection.client_cert.key)
+        if connection.client_cert.password:
+            values.add(connection.client_cert.password)
+    # Credentials put straight into the connection's headers or proxy URL.
+    values.update(v for k, v in connection.headers.items() if k.lower() in SENSITIVE_HEADERS)
+    if connection.proxy:
+        proxy_password = urlsplit(connection.proxy).password
+        if proxy_password:
+            values.add(proxy_password)
+    values.discard("")
+    return values
+
+
+def redact(value: T, secrets: Collection[str]) -> T:
+    """`value` with every secret replaced by `***`, walking dicts, lists and tuples.
+
+    Dict keys are kept; strings, including those nested anywhere, are scrubbed.
+    """
+    if not secrets:
+        return value
+    pattern, whole = _matcher(frozenset(secrets))
+    return cast(T, _redact(value, pattern, whole))
+
+
+def redact_headers(
+    headers: Mapping[str, str] | Iterable[tuple[str, str]], *, also: Iterable[str] = ()
+) -> dict[str, str]:
+    """Headers with credential-carrying values masked: the usual auth and cookie headers, the
+    header names of api_key connections seen by this container, and any names in `also`."""
+    masked = SENSITIVE_HEADERS | _api_key_headers | {name.lower() for name in also}
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    return {name: REDACTED if name.lower() in masked else value for name, value in pairs}
+
+
+@lru_cache(maxsize=256)
+def _matcher(secrets: frozenset[str]) -> tuple[re.Pattern[str] | None, frozenset[str]]:
+    long_ones = sorted(
+        (s for s in secrets if len(s) >= MIN_SUBSTRING_SECRET), key=len, reverse=True
+    )
+    # Longest first, so "user:pass" is replaced whole rather than leaving "user:" behind.
+    pattern = re.compile("|".join(map(re.escape, long_ones))) if long_ones else None
+    return pattern, secrets
+
+
+def _redact(value: Any, pattern: re.Pattern[str] | None, whole: frozenset[str]) -> Any:
+    if isinstance(value, str):
+        if value in whole:
+            return REDACTED
+        return pattern.sub(REDACTED, value) if pattern is not None else value
+    if isinstance(value, Mapping):
+        return {key: _redact(item, pattern, whole) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redact(item, pattern, whole) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_redact(item, pattern, whole) for item in value)
+    return value

@@ -1,0 +1,157 @@
+"""Connection config from Secrets Manager: one secret `<CONNECTIONS_PREFIX><name>` per connection.
+
+Secrets are read through Powertools Parameters, which caches each value per container for
+`SECRETS_MAX_AGE_S`; its boto3 client is created on first use. Nothing here ever puts a secret's
+content into an error message or a log.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from apicall.errors import ConfigError, ConnectionNotFound, config_error_from
+from apicall.models import Connection
+from apicall.settings import get_settings
+
+# Letters, digits and _-./; no leading or trailing slash (the prefix already ends in one).
+_NAME = re.compile(r"^(?!/)[A-Za-z0-9_\-./]{1,256}(?<!/)$")
+
+
+def load_connection(name: str, *, fresh: bool = False) -> Connection:
+    """The validated connection called `name`; `fresh=True` bypasses the per-container cache."""
+    return _validate(name, _read(name, fresh=fresh))
+
+
+def update_connection(name: str, changes: Mapping[str, Any]) -> Connection:
+    """Merge `changes` deeply into the stored connection, validate it and write it back.
+
+    Reads the secret fresh so a change made by another container is not overwritten with a
+    stale copy. The secret keeps the caller's own spelling (aliases such as `in`), because the
+    merge works on the stored JSON rather than on a re-serialised model.
+    """
+    merged = deep_merge(_read(name, fresh=True), changes)
+    connection = _validate(name, merged)
+    _write(name, merged)
+    return connection
+
+
+def check_name(name: str) -> str:
+    """Refuse names that could reach outside the connections prefix or are not secret names."""
+    if not isinstance(name, str) or not _NAME.match(name) or ".." in name or "//" in name:
+        raise ConfigError(
+            f"invalid connection name {str(name)[:80]!r}: use letters, digits and _-./ "
+            "(no '..', no empty path segment)",
+            field="connection",
+        )
+    return name
+
+
+def secret_name(name: str) -> str:
+    return get_settings().connections_prefix + check_name(name)
+
+
+def deep_merge(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """A new dict: `changes` over `base`, merging nested objects instead of replacing them."""
+    merged = dict(base)
+    for key, value in changes.items():
+        current = merged.get(key)
+        if isinstance(current, Mapping) and isinstance(value, Mapping):
+            merged[key] = deep_merge(current, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read(name: str, *, fresh: bool) -> dict[str, Any]:
+    from aws_lambda_powertools.utilities import parameters
+
+    secret_id = secret_name(name)
+    try:
+        raw = parameters.get_secret(
+            secret_id, force_fetch=fresh, max_age=get_settings().secrets_max_age_s
+        )
+    except parameters.exceptions.GetParameterError as exc:
+        raise _read_error(name, exc) from exc
+    return _parse(name, raw)
+
+
+def _read_error(name: str, exc: Exception) -> ConfigError:
+    code = _aws_error_code(exc)
+    if code == "ResourceNotFoundException":
+        return ConnectionNotFound(f"connection '{name}' does not exist", field="connection")
+    # The botocore message can quote the secret's ARN but never its value; the code is enough.
+    return ConfigError(
+        f"connection '{name}' could not be read ({code or type(exc).__name__})",
+        field="connection",
+    )
+
+
+def _aws_error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a botocore ClientError, possibly wrapped by Powertools."""
+    while exc is not None:
+        response = getattr(exc, "response", None)
+        if isinstance(response, dict):
+            return str(response.get("Error", {}).get("Code") or "") or None
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return None
+
+
+def _parse(name: str, raw: Any) -> dict[str, Any]:
+    if isinstance(raw, bytes):
+        raise ConfigError(
+            f"connection '{name}' must be a JSON object in SecretString, not SecretBinary",
+            field="connection",
+        )
+    try:
+        data = json.loads(raw)
+    except (TypeError, ValueError):
+        # json's message quotes a window of the text, which is the secret itself: leave it out.
+        data = None
+    if not isinstance(data, dict):
+        raise ConfigError(f"connection '{name}' is not a JSON object", field="connection")
+    return data
+
+
+def _validate(name: str, data: Mapping[str, Any]) -> Connection:
+    try:
+        return Connection.model_validate(data)
+    except ValidationError as exc:
+        raise config_error_from(exc, prefix="connection", what=f"connection '{name}'") from exc
+
+
+def _write(name: str, data: Mapping[str, Any]) -> None:
+    from aws_lambda_powertools.utilities import parameters
+
+    secret_id = secret_name(name)
+    provider = _secrets_provider()
+    try:
+        # put_secret_value, not set_secret: a connection that vanished must not be re-created.
+        provider.client.put_secret_value(SecretId=secret_id, SecretString=json.dumps(data))
+    except Exception as exc:
+        code = _aws_error_code(exc)
+        if code == "ResourceNotFoundException":
+            raise ConnectionNotFound(
+                f"connection '{name}' does not exist", field="connection"
+            ) from exc
+        raise ConfigError(
+            f"connection '{name}' could not be updated ({code or type(exc).__name__})",
+            field="connection",
+        ) from exc
+    # Re-read so this container's cached copy is the new value at once.
+    parameters.get_secret(secret_id, force_fetch=True, max_age=get_settings().secrets_max_age_s)
+
+
+def _secrets_provider() -> Any:
+    """Powertools' default Secrets Manager provider: one boto3 client per container, shared
+    with `get_secret`, and dropped by `parameters.clear_caches()` in tests."""
+    from aws_lambda_powertools.utilities.parameters import secrets
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
+    if "secrets" not in DEFAULT_PROVIDERS:
+        DEFAULT_PROVIDERS["secrets"] = secrets.SecretsProvider()
+    return DEFAULT_PROVIDERS["secrets"]
