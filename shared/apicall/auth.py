@@ -313,7 +313,13 @@ class TokenSource:
     def _refresh_with(self, auth: OAuth2AuthorizationCode, refresh_token: str) -> dict[str, Any]:
         with self._token_client() as oauth:
             return self._call(
-                lambda: oauth.refresh_token(auth.token_url, refresh_token=refresh_token),
+                # Some providers (Microsoft) require the scope again on refresh; RFC 6749
+                # allows repeating the scope originally granted.
+                lambda: oauth.refresh_token(
+                    auth.token_url,
+                    refresh_token=refresh_token,
+                    **({"scope": auth.scope} if auth.scope else {}),
+                ),
                 raise_refused=True,
             )
 
@@ -341,8 +347,11 @@ class TokenSource:
 
     def _token_client(self) -> Any:
         with warnings.catch_warnings():
-            # Authlib prefers the httpx2 package and warns when it falls back to httpx.
-            warnings.simplefilter("ignore", DeprecationWarning)
+            # Authlib warns on import that it fell back from the httpx2 package to httpx, which
+            # is what we pin. Its module forces that warning on, so our filter must come after.
+            from authlib.deprecate import AuthlibDeprecationWarning
+
+            warnings.simplefilter("ignore", AuthlibDeprecationWarning)
             from authlib.integrations.httpx_client import OAuth2Client
 
         oauth = OAuth2Client(
