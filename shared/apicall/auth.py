@@ -163,10 +163,11 @@ _SEEN_PER_CLIENT = 4
 _api_key_headers: set[str] = set()
 
 
-def clear_token_cache() -> None:
-    """Forget every token this container holds in memory (tests; a container never needs it)."""
+def clear_caches() -> None:
+    """Forget the tokens and header names this container learned (tests; Lambda never needs it)."""
     _tokens.clear()
     _seen_tokens.clear()
+    _api_key_headers.clear()
 
 
 def _lock_for(key: TokenKey) -> threading.Lock:

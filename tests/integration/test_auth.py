@@ -31,9 +31,9 @@ REFRESH_TOKEN = "rt-original-8c1d"
 
 @pytest.fixture(autouse=True)
 def _no_tokens_in_memory() -> Iterator[None]:
-    auth.clear_token_cache()
+    auth.clear_caches()
     yield
-    auth.clear_token_cache()
+    auth.clear_caches()
 
 
 @pytest.fixture
@@ -274,7 +274,7 @@ def test_another_container_reuses_the_token_from_the_runs_table(
     conn = client_credentials(httpserver)
     get(httpserver, auth_for("cc", conn, store=store))
 
-    auth.clear_token_cache()  # a second container: nothing in memory, same table
+    auth.clear_caches()  # a second container: nothing in memory, same table
     response = get(httpserver, auth_for("cc", conn, store=RunsStore(store.table)))
 
     assert response.status_code == 200
@@ -290,7 +290,7 @@ def test_a_token_cached_for_another_client_id_is_not_used(
     httpserver: HTTPServer, token_endpoint: TokenEndpoint, api: Api, store: RunsStore
 ) -> None:
     get(httpserver, auth_for("cc", client_credentials(httpserver), store=store))
-    auth.clear_token_cache()
+    auth.clear_caches()
 
     rotated_client = client_credentials(httpserver, client_id="client-a2")
     get(httpserver, auth_for("cc", rotated_client, store=store))
