@@ -17,9 +17,12 @@ class Settings(BaseModel):
     records_table: str | None = Field(None, alias="RECORDS_TABLE")
     idempotency_table: str | None = Field(None, alias="IDEMPOTENCY_TABLE")
     push_queue_url: str | None = Field(None, alias="PUSH_QUEUE_URL")
+    fetch_continuation_queue_url: str | None = Field(None, alias="FETCH_CONTINUATION_QUEUE_URL")
     connections_prefix: str = Field("apicall/connections/", alias="CONNECTIONS_PREFIX")
     secrets_max_age_s: int = Field(300, alias="SECRETS_MAX_AGE_S", ge=0)
     history_ttl_days: int = Field(30, alias="HISTORY_TTL_DAYS", ge=1)
+    # The builder UI page OAuth providers send the user back to (the test API's consent flow).
+    oauth_redirect_uri: str | None = Field(None, alias="OAUTH_REDIRECT_URI")
 
 
 @lru_cache(maxsize=1)
