@@ -362,6 +362,9 @@ class TokenSource:
             timeout=self.connection.timeout_s,
             verify=_verify(self.connection),
             proxy=self.connection.proxy,
+            # Like the API client: the connection's proxy only, never one from the environment;
+            # no redirects, which the URL guard has not checked.
+            trust_env=False,
             follow_redirects=False,
         )
         for hook in ("access_token_response", "refresh_token_response"):
