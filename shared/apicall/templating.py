@@ -1,9 +1,37 @@
-"""Placeholders and request building: a RequestSpec plus values becomes an OutgoingRequest."""
+"""Placeholders and request building: a RequestSpec plus values becomes an OutgoingRequest.
+
+A template is literal text with `{path}` placeholders, where a path is a key followed by `.key`
+and `[index]` steps (`{customer.addresses[0].city}`); `{{` and `}}` are literal braces. Nothing is
+evaluated: a path only walks dict keys and list indexes of the invocation's `values`. Any other
+brace is an InvalidRequest rather than literal text, because silently sending `{a!r}` or half a
+JSON document is worse than saying so.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+
+import httpx
+
+from apicall.errors import InvalidRequest
+from apicall.models import (
+    BinaryBody,
+    Connection,
+    FormBody,
+    JsonBody,
+    MultipartBody,
+    RawBody,
+    RecordBody,
+    RequestSpec,
+    Scalar,
+)
 
 
 @dataclass
@@ -22,3 +50,548 @@ class OutgoingRequest:
     json: Any = None
     data: dict[str, Any] | list[tuple[str, str]] | None = None
     files: list[tuple[str, tuple[str, bytes, str]]] | None = None
+
+
+Missing = Literal["error", "empty"]
+
+_TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+_PATH = re.compile(r"[\w-]+(?:\.[\w-]+|\[\d+\])*")
+_STEP = re.compile(r"\.?([\w-]+)|\[(\d+)\]")
+_HAS_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_HTTP_SCHEME = re.compile(r"^https?://", re.IGNORECASE)
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_FORBIDDEN_IN_HEADER = ("\r", "\n", "\x00")
+
+
+# --- Placeholders -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """One `{a.b[0]}`: its name as written and the dict keys / list indexes it walks."""
+
+    name: str
+    steps: tuple[str | int, ...]
+
+
+TemplatePart = str | Placeholder
+
+
+class _Absent:
+    """The lookup result of a placeholder whose value is not in `values`."""
+
+
+_ABSENT = _Absent()
+
+
+def _parse_path(name: str) -> tuple[str | int, ...]:
+    return tuple(
+        int(match.group(2)) if match.group(2) is not None else match.group(1)
+        for match in _STEP.finditer(name)
+    )
+
+
+def parse_template(template: str, *, field: str) -> list[TemplatePart]:
+    """Split a template into literal text and placeholders; a stray brace is an InvalidRequest."""
+    parts: list[TemplatePart] = []
+    text = ""
+    position = 0
+    for match in _TOKEN.finditer(template):
+        text += template[position : match.start()]
+        position = match.end()
+        token = match.group(0)
+        if token in ("{{", "}}"):
+            text += token[0]
+            continue
+        name = match.group(1)
+        if name is None or not _PATH.fullmatch(name):
+            raise InvalidRequest(
+                f"{field}: {token!r} is not a placeholder; a placeholder is a name with .keys and"
+                " [indexes] like {customer.id}, and literal braces are written {{ and }}",
+                field=field,
+            )
+        if text:
+            parts.append(text)
+        text = ""
+        parts.append(Placeholder(name, _parse_path(name)))
+    text += template[position:]
+    if text:
+        parts.append(text)
+    return parts
+
+
+def _lookup(values: Any, steps: tuple[str | int, ...]) -> Any:
+    """Walk dict keys and list indexes only; anything else means the value is absent."""
+    current = values
+    for step in steps:
+        if isinstance(step, int):
+            if not isinstance(current, list) or step >= len(current):
+                return _ABSENT
+        elif not isinstance(current, dict) or step not in current:
+            return _ABSENT
+        current = current[step]
+    return current
+
+
+def _resolve(
+    placeholder: Placeholder,
+    values: dict[str, Any],
+    *,
+    field: str,
+    missing: Missing,
+    report: dict[str, str] | None,
+) -> Any:
+    """The placeholder's value, or _ABSENT in lenient mode; raises when `missing` is "error"."""
+    value = _lookup(values, placeholder.steps)
+    if value is _ABSENT and missing != "empty":
+        raise InvalidRequest(
+            f"{field}: no value for placeholder {{{placeholder.name}}}", field=field
+        )
+    if report is not None:
+        report[placeholder.name] = "empty" if value is _ABSENT else "value"
+    return value
+
+
+def to_text(value: Any) -> str:
+    """A value as request text: strings as is, JSON spelling for the rest, None as empty."""
+    if value is None or value is _ABSENT:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def fill_text(
+    template: str,
+    values: dict[str, Any],
+    *,
+    field: str,
+    missing: Missing = "error",
+    report: dict[str, str] | None = None,
+    encode: Callable[[str], str] | None = None,
+) -> str:
+    """Fill every placeholder of `template` as text; `encode`, if given, applies to values only."""
+    out: list[str] = []
+    for part in parse_template(template, field=field):
+        if isinstance(part, str):
+            out.append(part)
+            continue
+        text = to_text(_resolve(part, values, field=field, missing=missing, report=report))
+        out.append(encode(text) if encode else text)
+    return "".join(out)
+
+
+def fill_json(
+    document: Any,
+    values: dict[str, Any],
+    *,
+    field: str,
+    missing: Missing = "error",
+    report: dict[str, str] | None = None,
+) -> Any:
+    """Fill placeholders in every string of a JSON value; keys are left alone.
+
+    A string that is exactly one placeholder becomes the value itself (number, object, null...);
+    in lenient mode a missing one becomes null.
+    """
+    if isinstance(document, dict):
+        return {
+            key: fill_json(item, values, field=f"{field}.{key}", missing=missing, report=report)
+            for key, item in document.items()
+        }
+    if isinstance(document, list):
+        return [
+            fill_json(item, values, field=f"{field}[{index}]", missing=missing, report=report)
+            for index, item in enumerate(document)
+        ]
+    if not isinstance(document, str):
+        return document
+    parts = parse_template(document, field=field)
+    if len(parts) == 1 and isinstance(parts[0], Placeholder):
+        value = _resolve(parts[0], values, field=field, missing=missing, report=report)
+        return None if value is _ABSENT else value
+    return fill_text(document, values, field=field, missing=missing, report=report)
+
+
+def _scalar_text(
+    value: Scalar, values: dict[str, Any], *, field: str, missing: Missing, report: Any
+) -> str:
+    """A spec scalar as text: strings are templates, numbers and booleans JSON-spelled."""
+    if isinstance(value, str):
+        return fill_text(value, values, field=field, missing=missing, report=report)
+    return to_text(value)
+
+
+# --- Which placeholders a spec uses -------------------------------------------------------------
+
+
+def placeholders(spec: RequestSpec) -> list[str]:
+    """Every placeholder name a spec uses, in order of appearance, each once.
+
+    A url placeholder that names a path param is not a value; the placeholders inside that path
+    param are. A stray brace is an InvalidRequest naming where it is.
+    """
+    found: dict[str, None] = {}
+    for part in parse_template(spec.url, field="request.url"):
+        if not isinstance(part, Placeholder):
+            continue
+        if part.name in spec.path_params:
+            param = spec.path_params[part.name]
+            if isinstance(param, str):
+                _collect(param, f"request.path_params.{part.name}", found)
+        else:
+            found[part.name] = None
+    for index, (_key, value) in enumerate(spec.query_pairs()):
+        if isinstance(value, str):
+            _collect(value, f"request.query[{index}][1]", found)
+    for name, value in spec.headers.items():
+        _collect(value, f"request.headers.{name}", found)
+    for where, text in _body_templates(spec):
+        _collect(text, where, found)
+    return list(found)
+
+
+def _collect(text: str, field: str, found: dict[str, None]) -> None:
+    for part in parse_template(text, field=field):
+        if isinstance(part, Placeholder):
+            found[part.name] = None
+
+
+def _json_strings(value: Any, field: str) -> list[tuple[str, str]]:
+    if isinstance(value, str):
+        return [(field, value)]
+    if isinstance(value, dict):
+        return [pair for k, v in value.items() for pair in _json_strings(v, f"{field}.{k}")]
+    if isinstance(value, list):
+        return [pair for i, v in enumerate(value) for pair in _json_strings(v, f"{field}[{i}]")]
+    return []
+
+
+def _body_templates(spec: RequestSpec) -> list[tuple[str, str]]:
+    body = spec.body
+    if isinstance(body, JsonBody):
+        return _json_strings(body.value, "request.body.value")
+    if isinstance(body, FormBody | MultipartBody):
+        return [
+            (f"request.body.fields.{key}", value)
+            for key, value in _pairs(body.fields)
+            if isinstance(value, str)
+        ]
+    if isinstance(body, RawBody):
+        return [("request.body.content", body.content)]
+    return []
+
+
+# --- The URL ------------------------------------------------------------------------------------
+
+
+def encode_segment(text: str) -> str:
+    """Percent-encode a value as one path segment, so it can never add or climb a segment.
+
+    `quote(safe="")` encodes `/ ? # %`; `.` and `..` are encoded too because a client or server
+    that normalises the path would otherwise resolve them.
+    """
+    encoded = quote(text, safe="")
+    if encoded and set(encoded) == {"."}:
+        return "%2E" * len(encoded)
+    return encoded
+
+
+def _render_url_template(
+    spec: RequestSpec, values: dict[str, Any], *, missing: Missing, report: dict[str, str] | None
+) -> str:
+    """The spec's url with every placeholder filled and encoded as one URL component."""
+    out: list[str] = []
+    in_path = not _HAS_SCHEME.match(spec.url)
+    seen_literal = ""
+    for part in parse_template(spec.url, field="request.url"):
+        if isinstance(part, str):
+            out.append(part)
+            seen_literal += part
+            in_path = _still_in_path(seen_literal, relative=not _HAS_SCHEME.match(spec.url))
+            continue
+        if part.name in spec.path_params:
+            where = f"request.path_params.{part.name}"
+            text = _scalar_text(
+                spec.path_params[part.name], values, field=where, missing=missing, report=report
+            )
+        else:
+            where = "request.url"
+            text = to_text(_resolve(part, values, field=where, missing=missing, report=report))
+        if in_path and text == "" and missing == "error":
+            # `DELETE /customers/{id}` with an empty id would address the whole collection.
+            raise InvalidRequest(
+                f"{where}: {{{part.name}}} is empty and would leave an empty path segment",
+                field=where,
+            )
+        out.append(encode_segment(text))
+    return "".join(out)
+
+
+def _still_in_path(literal: str, *, relative: bool) -> bool:
+    """Whether text following `literal` (the url's literal text so far) is in the URL path."""
+    if "?" in literal or "#" in literal:
+        return False
+    if relative:
+        return True
+    after_scheme = literal.split("://", 1)[1] if "://" in literal else ""
+    return "/" in after_scheme
+
+
+_RELATIVE_URL = re.compile(r"^(?P<path>[^?#]*)(?:\?(?P<query>[^#]*))?(?:#(?P<fragment>.*))?$", re.S)
+
+
+def _join(base_url: str, relative: str) -> str:
+    """base `https://h/v2` + `/customers` -> `https://h/v2/customers`, keeping the base path.
+
+    Not urljoin: it would drop the base path for `/customers` and take `//host` as a new host.
+    """
+    base = urlsplit(base_url)
+    parts = _RELATIVE_URL.fullmatch(relative)
+    assert parts is not None  # every string matches: each group may be empty
+    rel_path = parts["path"]
+    path = base.path.rstrip("/") + "/" + rel_path.lstrip("/") if rel_path else base.path
+    query = "&".join(q for q in (base.query, parts["query"]) if q)
+    return urlunsplit((base.scheme, base.netloc, path or "/", query, parts["fragment"] or ""))
+
+
+def _absolute_url(template_url: str, filled: str, connection: Connection | None) -> str:
+    # Absolute or relative is decided on the template, so no value can make a URL absolute.
+    if _HAS_SCHEME.match(template_url):
+        if not _HTTP_SCHEME.match(template_url):
+            raise InvalidRequest("request.url: only http and https URLs", field="request.url")
+        return filled
+    if connection is None or connection.base_url is None:
+        raise InvalidRequest(
+            "request.url is relative, so the request needs a connection with a base_url",
+            field="request.url",
+        )
+    return _join(connection.base_url, filled)
+
+
+def _split_query(url: str) -> tuple[str, list[tuple[str, str]]]:
+    """Move a URL's own query into pairs: httpx would drop URL pairs whose key params repeats."""
+    parts = urlsplit(url)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", parts.fragment)), pairs
+
+
+def _checked_url(url: str) -> str:
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise InvalidRequest(f"request.url is not a valid URL: {exc}", field="request.url") from exc
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise InvalidRequest("request.url must be an http(s) URL with a host", field="request.url")
+    return url
+
+
+# --- Query and headers --------------------------------------------------------------------------
+
+
+def _query_pairs(
+    spec: RequestSpec,
+    url_pairs: list[tuple[str, str]],
+    connection: Connection | None,
+    values: dict[str, Any],
+    *,
+    missing: Missing,
+    report: dict[str, str] | None,
+) -> list[tuple[str, str]]:
+    pairs = list(connection.query.items()) if connection else []
+    pairs += url_pairs
+    is_dict = isinstance(spec.query, dict)
+    for index, (key, value) in enumerate(spec.query_pairs()):
+        where = f"request.query.{key}" if is_dict else f"request.query[{index}][1]"
+        pairs.append(
+            (key, _scalar_text(value, values, field=where, missing=missing, report=report))
+        )
+    return pairs
+
+
+def set_header(headers: dict[str, str], name: str, value: str) -> None:
+    """Set a header, replacing any spelling of the same name (header names ignore case)."""
+    remove_header(headers, name)
+    headers[name] = value
+
+
+def remove_header(headers: dict[str, str], name: str) -> None:
+    for existing in [key for key in headers if key.lower() == name.lower()]:
+        del headers[existing]
+
+
+def _has_header(headers: dict[str, str], name: str) -> bool:
+    return any(key.lower() == name.lower() for key in headers)
+
+
+def _headers(
+    spec: RequestSpec,
+    connection: Connection | None,
+    values: dict[str, Any],
+    *,
+    missing: Missing,
+    report: dict[str, str] | None,
+) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in (connection.headers if connection else {}).items():
+        _check_header(name, value, field=f"connection.headers.{name}")
+        headers[name] = value
+    for name, template in spec.headers.items():
+        where = f"request.headers.{name}"
+        value = fill_text(template, values, field=where, missing=missing, report=report)
+        _check_header(name, value, field=where)
+        set_header(headers, name, value)
+    return headers
+
+
+def _check_header(name: str, value: str, *, field: str) -> None:
+    # A CR/LF from a value could otherwise start a new header or end the header block.
+    if not _HEADER_NAME.match(name):
+        raise InvalidRequest(f"{field}: {name!r} is not a valid header name", field=field)
+    if any(char in value for char in _FORBIDDEN_IN_HEADER):
+        raise InvalidRequest(
+            f"{field}: header values cannot contain line breaks or NUL", field=field
+        )
+
+
+# --- Bodies -------------------------------------------------------------------------------------
+
+
+def _pairs(fields: dict[str, Scalar] | list[tuple[str, Scalar]]) -> list[tuple[str, Scalar]]:
+    return list(fields.items()) if isinstance(fields, dict) else list(fields)
+
+
+def _decode_base64(text: str, *, field: str) -> bytes:
+    try:
+        # Line breaks are common in base64 pasted from PEM-style tools; they carry no data.
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidRequest(f"{field} is not valid base64", field=field) from exc
+
+
+def _content_type(headers: dict[str, str], body: RawBody | BinaryBody, value: str) -> None:
+    """An explicit body content_type wins; else a Content-Type header; else the body default."""
+    if "content_type" in body.model_fields_set or not _has_header(headers, "content-type"):
+        set_header(headers, "Content-Type", value)
+
+
+def _add_body(
+    out: OutgoingRequest,
+    spec: RequestSpec,
+    values: dict[str, Any],
+    record: dict[str, Any] | None,
+    *,
+    missing: Missing,
+    report: dict[str, str] | None,
+) -> None:
+    body = spec.body
+    if isinstance(body, JsonBody):
+        document = fill_json(
+            body.value, values, field="request.body.value", missing=missing, report=report
+        )
+        _set_json(out, document)
+    elif isinstance(body, RecordBody):
+        if record is None:
+            raise InvalidRequest("the body is the record, but no record was given", field="record")
+        _set_json(out, record)
+    elif isinstance(body, FormBody):
+        out.data = _form_data(body, values, missing=missing, report=report)
+    elif isinstance(body, MultipartBody):
+        _set_multipart(out, body, values, missing=missing, report=report)
+    elif isinstance(body, RawBody):
+        text = fill_text(
+            body.content, values, field="request.body.content", missing=missing, report=report
+        )
+        out.content = text.encode("utf-8")
+        _content_type(out.headers, body, body.content_type)
+    elif isinstance(body, BinaryBody):
+        out.content = _decode_base64(body.content_base64, field="request.body.content_base64")
+        _content_type(out.headers, body, body.content_type)
+
+
+def _set_json(out: OutgoingRequest, document: Any) -> None:
+    if document is None:
+        # httpx reads json=None as "no body"; a JSON body of null is spelled out instead.
+        out.content = b"null"
+        if not _has_header(out.headers, "content-type"):
+            out.headers["Content-Type"] = "application/json"
+    else:
+        out.json = document
+
+
+def _form_data(
+    body: FormBody, values: dict[str, Any], *, missing: Missing, report: dict[str, str] | None
+) -> dict[str, Any]:
+    """Form fields as httpx takes them: a repeated key becomes a list, which httpx repeats."""
+    data: dict[str, Any] = {}
+    for index, (key, value) in enumerate(_pairs(body.fields)):
+        where = (
+            f"request.body.fields.{key}"
+            if isinstance(body.fields, dict)
+            else f"request.body.fields[{index}][1]"
+        )
+        text = _scalar_text(value, values, field=where, missing=missing, report=report)
+        if key not in data:
+            data[key] = text
+        elif isinstance(data[key], list):
+            data[key].append(text)
+        else:
+            data[key] = [data[key], text]
+    return data
+
+
+def _set_multipart(
+    out: OutgoingRequest,
+    body: MultipartBody,
+    values: dict[str, Any],
+    *,
+    missing: Missing,
+    report: dict[str, str] | None,
+) -> None:
+    out.data = {
+        key: _scalar_text(
+            value, values, field=f"request.body.fields.{key}", missing=missing, report=report
+        )
+        for key, value in body.fields.items()
+    }
+    files: list[tuple[str, tuple[str, bytes, str]]] = []
+    for index, upload in enumerate(body.files):
+        if upload.content_base64 is not None:
+            where = f"request.body.files[{index}].content_base64"
+            content = _decode_base64(upload.content_base64, field=where)
+        else:
+            content = (upload.text or "").encode("utf-8")
+        files.append((upload.name, (upload.filename, content, upload.content_type)))
+    out.files = files
+    # The boundary must come from the encoder; a configured multipart Content-Type lacks it.
+    remove_header(out.headers, "content-type")
+
+
+# --- The whole request --------------------------------------------------------------------------
+
+
+def render_request(
+    spec: RequestSpec,
+    values: dict[str, Any],
+    record: dict[str, Any] | None,
+    connection: Connection | None,
+    *,
+    missing: Missing = "error",
+    report: dict[str, str] | None = None,
+) -> OutgoingRequest:
+    """Build the request a spec describes; raises InvalidRequest naming the field at fault.
+
+    Auth is not applied here: it is an httpx.Auth given to the client.
+    """
+    if missing not in ("error", "empty"):
+        raise ValueError(f"missing must be 'error' or 'empty', not {missing!r}")
+    filled = _render_url_template(spec, values, missing=missing, report=report)
+    url, url_pairs = _split_query(_absolute_url(spec.url, filled, connection))
+    out = OutgoingRequest(
+        method=spec.method,
+        url=_checked_url(url),
+        params=_query_pairs(spec, url_pairs, connection, values, missing=missing, report=report),
+        headers=_headers(spec, connection, values, missing=missing, report=report),
+    )
+    _add_body(out, spec, values, record, missing=missing, report=report)
+    return out
