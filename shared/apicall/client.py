@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import certifi
 import httpcore
@@ -40,10 +40,11 @@ from apicall.errors import (
 )
 from apicall.guard import Guard, safe_url
 from apicall.models import Connection, RetryPolicy
-from apicall.templating import OutgoingRequest
+
+if TYPE_CHECKING:  # templating is not needed to send, only to describe what is sent
+    from apicall.templating import OutgoingRequest
 
 REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
-READ_CHUNK = 64 * 1024
 # Only the codings decoded below (with a size cap) are advertised.
 DEFAULT_HEADERS = {"Accept-Encoding": "gzip, deflate", "User-Agent": "apicall/0.1"}
 _GUARDS = {allow: Guard(allow_private=allow) for allow in (False, True)}
@@ -473,7 +474,8 @@ def read_capped(
 
 def _raw_chunks(response: httpx.Response, deadline: float | None) -> Iterator[bytes]:
     # The backend clamps socket reads to the deadline; this check also covers injected clients.
-    for chunk in response.iter_raw(READ_CHUNK):
+    # No chunk_size: httpx would buffer up to it, hiding a trickle from the clock.
+    for chunk in response.iter_raw():
         if deadline is not None and time.monotonic() > deadline:
             raise UpstreamTimeout("the request's deadline passed while reading the body")
         yield chunk

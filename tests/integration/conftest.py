@@ -1,0 +1,9 @@
+"""Fixtures shared by integration tests: the real local servers of tests/support/servers.py."""
+
+from tests.support.servers import (  # noqa: F401  (fixtures)
+    auth_proxy,
+    https_server,
+    mtls_server,
+    scripted_server,
+    tls_ca,
+)

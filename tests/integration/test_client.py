@@ -1,0 +1,639 @@
+from __future__ import annotations
+
+import email.utils
+import gzip
+import resource
+import socket
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import trustme
+from apicall.client import get_client, is_success, send
+from apicall.errors import (
+    BlockedURL,
+    CapacityExceeded,
+    InvalidResponse,
+    ResponseTooLarge,
+    UpstreamConnectionError,
+    UpstreamSSLError,
+    UpstreamTimeout,
+)
+from apicall.guard import Guard
+from apicall.models import ClientCert, Connection, RetryPolicy
+from apicall.templating import OutgoingRequest
+from cryptography.hazmat.primitives import serialization
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from tests.support.servers import (
+    PROXY_PASSWORD,
+    PROXY_USER,
+    ScriptedServer,
+    free_port,
+    read_request_head,
+    reset,
+    trickle_body,
+    trickle_headers,
+)
+
+LOCAL = Connection(allow_private_network=True)
+# The strict policy, except that the test servers on 127.0.0.1 may be reached.
+LOOPBACK_ONLY = Guard(permit_loopback=True)
+MB = 1024 * 1024
+
+
+@pytest.fixture
+def server() -> Iterator[HTTPServer]:
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+def fetch(
+    url: str,
+    connection: Connection = LOCAL,
+    *,
+    method: str = "GET",
+    timeout_s: float = 5.0,
+    retry: RetryPolicy | None = None,
+    max_bytes: int = MB,
+    truncate: bool = False,
+    **options: Any,
+) -> Any:
+    request_options = {
+        key: options.pop(key) for key in ("headers", "content", "json") if key in options
+    }
+    return send(
+        OutgoingRequest(method, url, **request_options),
+        connection,
+        timeout_s=timeout_s,
+        retry=retry,
+        max_bytes=max_bytes,
+        truncate=truncate,
+        **options,
+    )
+
+
+def quick_retry(attempts: int = 3, on: list[int] | None = None) -> RetryPolicy:
+    return RetryPolicy(attempts=attempts, backoff="fixed", base_s=0.01, on=on or [429, 503])
+
+
+def arrival_recorder(
+    arrivals: list[float], responses: list[Response]
+) -> Callable[[Request], Response]:
+    def handler(request: Request) -> Response:
+        arrivals.append(time.monotonic())
+        return responses[min(len(arrivals), len(responses)) - 1]
+
+    return handler
+
+
+# --- retries ------------------------------------------------------------------------------------
+
+
+def test_429_is_retried_after_retry_after_seconds(server: HTTPServer) -> None:
+    arrivals: list[float] = []
+    responses = [Response("slow down", 429, {"Retry-After": "1"}), Response("ok", 200)]
+    server.expect_request("/r").respond_with_handler(arrival_recorder(arrivals, responses))
+
+    response = fetch(server.url_for("/r"), retry=quick_retry())
+
+    assert (response.status, response.attempts, response.content) == (200, 2, b"ok")
+    assert arrivals[1] - arrivals[0] >= 0.95
+
+
+def test_503_is_retried_after_retry_after_http_date(server: HTTPServer) -> None:
+    arrivals: list[float] = []
+    retry_at = email.utils.formatdate(time.time() + 2, usegmt=True)
+    responses = [Response("busy", 503, {"Retry-After": retry_at}), Response("ok", 200)]
+    server.expect_request("/r").respond_with_handler(arrival_recorder(arrivals, responses))
+
+    response = fetch(server.url_for("/r"), retry=quick_retry(), timeout_s=6)
+
+    assert (response.status, response.attempts) == (200, 2)
+    # HTTP dates have whole seconds: "now + 2 s" is between 1 and 2 s away.
+    assert arrivals[1] - arrivals[0] >= 0.9
+
+
+def test_retries_stop_at_attempts_and_return_the_last_response(server: HTTPServer) -> None:
+    server.expect_request("/r").respond_with_data("busy", status=503)
+
+    response = fetch(server.url_for("/r"), retry=quick_retry(attempts=3))
+
+    assert (response.status, response.attempts) == (503, 3)
+    assert len(server.log) == 3
+
+
+def test_400_is_not_retried(server: HTTPServer) -> None:
+    server.expect_request("/r").respond_with_data("bad", status=400)
+
+    response = fetch(server.url_for("/r"), retry=quick_retry(attempts=5))
+
+    assert (response.status, response.attempts) == (400, 1)
+    assert len(server.log) == 1
+
+
+def test_no_retry_policy_means_one_attempt(server: HTTPServer) -> None:
+    server.expect_request("/r").respond_with_data("busy", status=503)
+
+    assert fetch(server.url_for("/r"), retry=None).attempts == 1
+
+
+def test_retry_after_beyond_the_deadline_returns_the_response_at_once(server: HTTPServer) -> None:
+    server.expect_request("/r").respond_with_data("busy", status=503, headers={"Retry-After": "30"})
+    started = time.monotonic()
+
+    response = fetch(server.url_for("/r"), retry=quick_retry(), timeout_s=2)
+
+    assert (response.status, response.attempts) == (503, 1)
+    assert time.monotonic() - started < 1
+
+
+def test_backoff_sleeps_count_against_the_deadline(server: HTTPServer) -> None:
+    server.expect_request("/r").respond_with_data("busy", status=503)
+    retry = RetryPolicy(attempts=10, backoff="fixed", base_s=0.4, on=[503])
+    started = time.monotonic()
+
+    response = fetch(server.url_for("/r"), retry=retry, timeout_s=1)
+
+    assert response.status == 503
+    assert 2 <= response.attempts <= 3
+    assert time.monotonic() - started < 1.2
+
+
+def test_connection_reset_is_retried(scripted_server: Callable[..., ScriptedServer]) -> None:
+    def script(conn: socket.socket, index: int) -> None:
+        read_request_head(conn)
+        if index == 0:
+            reset(conn)
+        else:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+
+    target = scripted_server(script)
+
+    response = fetch(target.url + "/", retry=quick_retry())
+
+    assert (response.status, response.attempts, response.content) == (200, 2, b"ok")
+
+
+def test_refused_connection_after_all_attempts_raises_with_the_count() -> None:
+    with pytest.raises(UpstreamConnectionError) as caught:
+        fetch(f"http://127.0.0.1:{free_port()}/", retry=quick_retry(attempts=2))
+    assert caught.value.attempts == 2  # type: ignore[attr-defined]
+
+
+# --- the total deadline and timeouts ------------------------------------------------------------
+
+
+def test_deadline_cuts_a_server_that_trickles_the_body(
+    scripted_server: Callable[..., ScriptedServer],
+) -> None:
+    target = scripted_server(trickle_body(interval_s=0.2))
+    started = time.monotonic()
+
+    with pytest.raises(UpstreamTimeout):
+        fetch(target.url + "/", timeout_s=1.0)
+
+    assert time.monotonic() - started < 1.0 + 1.5
+
+
+def test_deadline_cuts_a_server_that_trickles_the_headers(
+    scripted_server: Callable[..., ScriptedServer],
+) -> None:
+    target = scripted_server(trickle_headers(interval_s=0.2))
+    started = time.monotonic()
+
+    with pytest.raises(UpstreamTimeout):
+        fetch(target.url + "/", timeout_s=1.0)
+
+    assert time.monotonic() - started < 1.0 + 1.5
+
+
+def test_deadline_cuts_a_trickle_even_with_an_injected_client(
+    scripted_server: Callable[..., ScriptedServer],
+) -> None:
+    target = scripted_server(trickle_body(interval_s=0.2))
+    started = time.monotonic()
+
+    with httpx.Client() as plain, pytest.raises(UpstreamTimeout):
+        fetch(target.url + "/", timeout_s=1.0, client=plain)
+
+    assert time.monotonic() - started < 1.0 + 1.5
+
+
+def test_silent_server_is_a_read_timeout(scripted_server: Callable[..., ScriptedServer]) -> None:
+    target = scripted_server(lambda conn, index: time.sleep(3))
+
+    with pytest.raises(UpstreamTimeout):
+        fetch(target.url + "/", timeout_s=0.5)
+
+
+def test_connect_that_never_completes_is_a_timeout() -> None:
+    # A listener that never accepts: once its backlog is full the kernel drops further SYNs.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(4):
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+            fillers.append(filler)
+        time.sleep(0.1)
+        started = time.monotonic()
+        with pytest.raises(UpstreamTimeout):
+            fetch(f"http://127.0.0.1:{port}/", timeout_s=0.5)
+        assert time.monotonic() - started < 2
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
+
+
+def test_refused_connection_is_a_connection_error_without_credentials() -> None:
+    url = f"http://user:secret@127.0.0.1:{free_port()}/x?token=abc"
+
+    with pytest.raises(UpstreamConnectionError) as caught:
+        fetch(url)
+
+    error = caught.value
+    assert error.kind == "connection"
+    assert "secret" not in f"{error.message} {error.url}"
+    assert "abc" not in f"{error.message} {error.url}"
+
+
+# --- redirects ----------------------------------------------------------------------------------
+
+
+def test_301_turns_post_into_get_without_body(server: HTTPServer) -> None:
+    server.expect_request("/old", method="POST").respond_with_data(
+        "", status=301, headers={"Location": "/new"}
+    )
+    server.expect_request("/new", method="GET").respond_with_data("arrived")
+
+    response = fetch(server.url_for("/old"), method="POST", json={"a": 1})
+
+    assert (response.status, response.content) == (200, b"arrived")
+    final = server.log[-1][0]
+    assert final.method == "GET" and final.get_data() == b""
+    assert "content-type" not in final.headers
+    assert response.url == server.url_for("/new")
+
+
+def test_307_keeps_method_and_body(server: HTTPServer) -> None:
+    server.expect_request("/old", method="POST").respond_with_data(
+        "", status=307, headers={"Location": "/new"}
+    )
+    server.expect_request("/new", method="POST").respond_with_data("arrived")
+
+    response = fetch(server.url_for("/old"), method="POST", json={"a": 1})
+
+    assert response.status == 200
+    assert server.log[-1][0].get_json() == {"a": 1}
+
+
+def test_redirects_stop_at_max_redirects_with_the_3xx(server: HTTPServer) -> None:
+    server.expect_request("/loop").respond_with_data("", status=302, headers={"Location": "/loop"})
+
+    response = fetch(server.url_for("/loop"), max_redirects=3)
+
+    assert response.status == 302
+    assert len(server.log) == 4
+
+
+def test_follow_redirects_false_returns_the_3xx(server: HTTPServer) -> None:
+    server.expect_request("/old").respond_with_data("", status=302, headers={"Location": "/new"})
+
+    response = fetch(server.url_for("/old"), follow_redirects=False)
+
+    assert (response.status, response.headers["location"]) == (302, "/new")
+    assert len(server.log) == 1
+
+
+def test_authorization_is_dropped_on_a_cross_origin_redirect(server: HTTPServer) -> None:
+    other = HTTPServer(host="127.0.0.1", port=0)
+    other.start()
+    try:
+        other.expect_request("/landing").respond_with_data("there")
+        server.expect_request("/go").respond_with_data(
+            "", status=302, headers={"Location": other.url_for("/landing")}
+        )
+
+        response = fetch(
+            server.url_for("/go"),
+            headers={"Authorization": "Bearer t0ken"},
+            auth=httpx.BasicAuth("user", "pw"),
+        )
+
+        assert response.content == b"there"
+        assert "authorization" in server.log[0][0].headers
+        assert "authorization" not in other.log[0][0].headers
+    finally:
+        other.stop()
+
+
+def test_authorization_is_kept_on_a_same_origin_redirect(server: HTTPServer) -> None:
+    server.expect_request("/go").respond_with_data("", status=302, headers={"Location": "/here"})
+    server.expect_request("/here").respond_with_data("here")
+
+    fetch(server.url_for("/go"), headers={"Authorization": "Bearer t0ken"})
+
+    assert server.log[-1][0].headers["authorization"] == "Bearer t0ken"
+
+
+@pytest.mark.parametrize(
+    "target", ["http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/", "http://0xa9fea9fe/"]
+)
+def test_redirect_to_a_private_address_is_refused(server: HTTPServer, target: str) -> None:
+    server.expect_request("/go").respond_with_data("", status=302, headers={"Location": target})
+
+    with pytest.raises(BlockedURL):
+        fetch(server.url_for("/go"), Connection(), guard=LOOPBACK_ONLY)
+
+    assert len(server.log) == 1
+
+
+def test_private_target_is_refused_by_default(server: HTTPServer) -> None:
+    server.expect_request("/x").respond_with_data("secret")
+
+    with pytest.raises(BlockedURL):
+        fetch(server.url_for("/x"), Connection())
+
+    assert server.log == []
+
+
+def test_address_is_checked_again_when_the_socket_opens(server: HTTPServer) -> None:
+    # DNS rebinding: the name is public when the guard asks, loopback when the client connects.
+    answers = iter([["93.184.215.14"], ["127.0.0.1"]])
+    guard = Guard(resolver=lambda host, port: next(answers))
+    server.expect_request("/x").respond_with_data("secret")
+
+    with pytest.raises(BlockedURL, match="loopback"):
+        fetch(f"http://rebind.test:{server.port}/x", Connection(), guard=guard)
+
+    assert server.log == []
+
+
+def test_cookies_do_not_carry_over_between_sends(server: HTTPServer) -> None:
+    server.expect_request("/set").respond_with_data("", headers={"Set-Cookie": "session=abc"})
+    server.expect_request("/check").respond_with_data("")
+
+    fetch(server.url_for("/set"))
+    fetch(server.url_for("/check"))
+
+    assert "cookie" not in server.log[-1][0].headers
+
+
+# --- TLS ----------------------------------------------------------------------------------------
+
+
+def test_untrusted_certificate_is_an_ssl_error(https_server: HTTPServer) -> None:
+    https_server.expect_request("/").respond_with_data("ok")
+
+    with pytest.raises(UpstreamSSLError) as caught:
+        fetch(https_server.url_for("/"), retry=quick_retry())
+
+    assert caught.value.kind == "ssl"
+    assert caught.value.attempts == 1  # type: ignore[attr-defined]
+
+
+def test_ca_bundle_makes_the_certificate_trusted(
+    https_server: HTTPServer, tls_ca: trustme.CA
+) -> None:
+    https_server.expect_request("/").respond_with_data("ok")
+    connection = Connection(allow_private_network=True, ca_bundle=tls_ca.cert_pem.bytes().decode())
+
+    assert fetch(https_server.url_for("/"), connection).content == b"ok"
+
+
+def test_verify_ssl_false_accepts_any_certificate(https_server: HTTPServer) -> None:
+    https_server.expect_request("/").respond_with_data("ok")
+    connection = Connection(allow_private_network=True, verify_ssl=False)
+
+    assert fetch(https_server.url_for("/"), connection).status == 200
+
+
+def client_cert(ca: trustme.CA, password: str | None = None) -> ClientCert:
+    issued = ca.issue_cert("client@example.com")
+    key = issued.private_key_pem.bytes()
+    if password:
+        loaded = serialization.load_pem_private_key(key, password=None)
+        key = loaded.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(password.encode()),
+        )
+    chain = b"".join(blob.bytes() for blob in issued.cert_chain_pems)
+    return ClientCert(cert=chain.decode(), key=key.decode(), password=password)
+
+
+def test_server_requiring_a_client_certificate_refuses_without_one(
+    mtls_server: HTTPServer, tls_ca: trustme.CA
+) -> None:
+    mtls_server.expect_request("/").respond_with_data("ok")
+    connection = Connection(allow_private_network=True, ca_bundle=tls_ca.cert_pem.bytes().decode())
+
+    with pytest.raises((UpstreamSSLError, UpstreamConnectionError)):
+        fetch(mtls_server.url_for("/"), connection)
+
+
+@pytest.mark.parametrize("password", [None, "s3cret"])
+def test_client_certificate_is_presented(
+    mtls_server: HTTPServer, tls_ca: trustme.CA, password: str | None
+) -> None:
+    mtls_server.expect_request("/").respond_with_data("ok")
+    connection = Connection(
+        allow_private_network=True,
+        ca_bundle=tls_ca.cert_pem.bytes().decode(),
+        client_cert=client_cert(tls_ca, password),
+    )
+
+    assert fetch(mtls_server.url_for("/"), connection).content == b"ok"
+
+
+# --- proxy --------------------------------------------------------------------------------------
+
+
+def test_proxy_without_credentials_answers_407(server: HTTPServer, auth_proxy: int) -> None:
+    server.expect_request("/via").respond_with_data("proxied")
+    connection = Connection(allow_private_network=True, proxy=f"http://127.0.0.1:{auth_proxy}")
+
+    response = fetch(server.url_for("/via"), connection)
+
+    assert response.status == 407
+    assert server.log == []
+
+
+def test_request_goes_through_the_proxy_with_credentials(
+    server: HTTPServer, auth_proxy: int
+) -> None:
+    server.expect_request("/via").respond_with_data("proxied")
+    proxy = f"http://{PROXY_USER}:{PROXY_PASSWORD}@127.0.0.1:{auth_proxy}"
+    connection = Connection(allow_private_network=True, proxy=proxy)
+
+    response = fetch(server.url_for("/via"), connection)
+
+    assert (response.status, response.content) == (200, b"proxied")
+    assert len(server.log) == 1
+
+
+def test_https_tunnel_refused_by_the_proxy_is_a_connection_error(
+    https_server: HTTPServer, auth_proxy: int
+) -> None:
+    https_server.expect_request("/").respond_with_data("ok")
+    connection = Connection(
+        allow_private_network=True, verify_ssl=False, proxy=f"http://127.0.0.1:{auth_proxy}"
+    )
+
+    with pytest.raises(UpstreamConnectionError, match="proxy"):
+        fetch(https_server.url_for("/"), connection)
+
+
+# --- the body size cap --------------------------------------------------------------------------
+
+
+def test_large_body_is_truncated_when_allowed(server: HTTPServer) -> None:
+    server.expect_request("/big").respond_with_data(b"a" * (2 * MB))
+
+    response = fetch(server.url_for("/big"), max_bytes=MB, truncate=True)
+
+    assert response.truncated is True
+    assert len(response.content) == MB
+
+
+def test_large_body_is_too_large_when_truncation_is_not_allowed(server: HTTPServer) -> None:
+    server.expect_request("/big").respond_with_data(b"a" * (2 * MB))
+
+    with pytest.raises(ResponseTooLarge) as caught:
+        fetch(server.url_for("/big"), max_bytes=MB, truncate=False)
+
+    assert caught.value.kind == "too_large"
+
+
+def test_body_of_exactly_max_bytes_is_whole(server: HTTPServer) -> None:
+    server.expect_request("/exact").respond_with_data(b"a" * 1000)
+
+    response = fetch(server.url_for("/exact"), max_bytes=1000)
+
+    assert (len(response.content), response.truncated) == (1000, False)
+
+
+def gzip_of_zeros(size: int) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(MB)
+    parts = [compressor.compress(block) for _ in range(size // MB)]
+    return b"".join([*parts, compressor.flush()])
+
+
+@pytest.fixture(scope="module")
+def gzip_bomb() -> bytes:
+    return gzip_of_zeros(200 * MB)
+
+
+def test_gzip_bomb_is_cut_at_the_cap_without_expanding(
+    server: HTTPServer, gzip_bomb: bytes
+) -> None:
+    server.expect_request("/bomb").respond_with_data(
+        gzip_bomb, headers={"Content-Encoding": "gzip"}
+    )
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    started = time.monotonic()
+
+    response = fetch(server.url_for("/bomb"), max_bytes=MB, truncate=True)
+
+    assert response.truncated is True
+    assert response.content == bytes(MB)
+    assert time.monotonic() - started < 5
+    peak_growth_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before
+    assert peak_growth_kib < 64 * 1024
+
+
+def test_gzip_bomb_is_too_large_when_truncation_is_not_allowed(
+    server: HTTPServer, gzip_bomb: bytes
+) -> None:
+    server.expect_request("/bomb").respond_with_data(
+        gzip_bomb, headers={"Content-Encoding": "gzip"}
+    )
+
+    with pytest.raises(ResponseTooLarge):
+        fetch(server.url_for("/bomb"), max_bytes=MB, truncate=False)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "encode"),
+    [
+        ("gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("deflate", lambda data: zlib.compress(data, wbits=-zlib.MAX_WBITS)),
+    ],
+)
+def test_compressed_body_is_decoded(
+    server: HTTPServer, encoding: str, encode: Callable[[bytes], bytes]
+) -> None:
+    body = b'{"hello": "world"}' * 100
+    server.expect_request("/z").respond_with_data(
+        encode(body), headers={"Content-Encoding": encoding}
+    )
+
+    response = fetch(server.url_for("/z"))
+
+    assert (response.content, response.truncated) == (body, False)
+
+
+def test_corrupt_gzip_is_an_invalid_response(server: HTTPServer) -> None:
+    server.expect_request("/z").respond_with_data(
+        b"not gzip at all", headers={"Content-Encoding": "gzip"}
+    )
+
+    with pytest.raises(InvalidResponse):
+        fetch(server.url_for("/z"))
+
+
+# --- pool capacity ------------------------------------------------------------------------------
+
+
+def test_exhausted_pool_is_capacity_exceeded(server: HTTPServer) -> None:
+    def slow(request: Request) -> Response:
+        time.sleep(1.5)
+        return Response("slow")
+
+    server.expect_request("/slow").respond_with_handler(slow)
+    connection = Connection(allow_private_network=True, max_in_flight=1, timeout_s=7)
+    assert get_client(connection) is get_client(connection.model_copy())
+    first = threading.Thread(target=fetch, args=(server.url_for("/slow"), connection))
+    first.start()
+    time.sleep(0.3)
+    try:
+        with pytest.raises(CapacityExceeded) as caught:
+            fetch(server.url_for("/slow"), connection, timeout_s=0.5)
+        assert caught.value.kind == "connection"
+    finally:
+        first.join()
+
+
+# --- success codes ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "codes", "expected"),
+    [
+        (200, "2xx", True),
+        (204, "2xx", True),
+        (302, "2xx", False),
+        (302, "2xx,3xx", True),
+        (404, "2xx, 4xx", True),
+        (201, [200, 201], True),
+        (200, [201], False),
+    ],
+)
+def test_is_success(status: int, codes: str | list[int], expected: bool) -> None:
+    assert is_success(status, codes) is expected
