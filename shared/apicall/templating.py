@@ -60,7 +60,8 @@ _STEP = re.compile(r"\.?([\w-]+)|\[(\d+)\]")
 _HAS_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _HTTP_SCHEME = re.compile(r"^https?://", re.IGNORECASE)
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-_FORBIDDEN_IN_HEADER = ("\r", "\n", "\x00")
+# RFC 9110 field values: visible ASCII, space and tab. httpx encodes str headers as ASCII anyway.
+_HEADER_VALUE = re.compile(r"^[\t\x20-\x7e]*$")
 
 
 # --- Placeholders -------------------------------------------------------------------------------
@@ -448,9 +449,14 @@ def _check_header(name: str, value: str, *, field: str) -> None:
     # A CR/LF from a value could otherwise start a new header or end the header block.
     if not _HEADER_NAME.match(name):
         raise InvalidRequest(f"{field}: {name!r} is not a valid header name", field=field)
-    if any(char in value for char in _FORBIDDEN_IN_HEADER):
+    if any(char in value for char in "\r\n\x00"):
         raise InvalidRequest(
             f"{field}: header values cannot contain line breaks or NUL", field=field
+        )
+    if not _HEADER_VALUE.match(value):
+        raise InvalidRequest(
+            f"{field}: header values must be printable ASCII; percent-encode other text",
+            field=field,
         )
 
 
