@@ -24,6 +24,8 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
+from local import demo_pagination
+
 API_KEY = "demo-api-key-7f3a"
 BEARER_TOKEN = "demo-bearer-token-91c2"
 OAUTH_CLIENT_ID = "demo-client"
@@ -68,6 +70,7 @@ class DemoAPI:
         self.url_map = Map()
         self.handlers: dict[str, Handler] = {}
         self._add_core_routes()
+        self.orders = demo_pagination.register(self)
 
     def route(self, path: str, endpoint: str, handler: Handler, methods: Iterable[str]) -> None:
         self.url_map.add(Rule(path, endpoint=endpoint, methods=list(methods)))

@@ -16,13 +16,16 @@ Tables are passed in (`table=`) by tests and built lazily from settings otherwis
 
 from __future__ import annotations
 
+import json
+import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from apicall.errors import ConfigError
+from apicall.errors import CapacityExceeded, ConfigError
 from apicall.settings import get_settings
 
 TTL_ATTRIBUTE = "expires_at"
@@ -154,3 +157,126 @@ class RunsStore:
 @lru_cache(maxsize=1)
 def default_runs_store() -> RunsStore:
     return RunsStore()
+
+
+# --- RecordsTable writes --------------------------------------------------------------------------
+
+MAX_ITEM_BYTES = 400 * 1024
+BATCH_SIZE = 25
+_RETRYABLE_CODES = frozenset(
+    (
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+    )
+)
+
+
+@dataclass
+class WriteReport:
+    written: int = 0
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (record key, reason)
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    """An upper bound of the item's DynamoDB size: its JSON text is never smaller."""
+    return len(json.dumps(item, default=str, ensure_ascii=False).encode())
+
+
+class RecordsWriter:
+    """Upserts items (with `pk` and `sk`) into RecordsTable, 25 per BatchWriteItem.
+
+    Unprocessed items are retried with exponential backoff and jitter; items over DynamoDB's 400 KB
+    limit, or that DynamoDB refuses, are reported by key and skipped. `calls` counts the
+    BatchWriteItem requests made.
+    """
+
+    def __init__(
+        self,
+        table: Any | None = None,
+        *,
+        max_attempts: int = 8,
+        base_delay_s: float = 0.05,
+        max_delay_s: float = 5.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._table = table
+        self.max_attempts = max_attempts
+        self.base_delay_s = base_delay_s
+        self.max_delay_s = max_delay_s
+        self.sleep = sleep
+        self.calls = 0
+
+    @property
+    def table(self) -> Any:
+        if self._table is None:
+            self._table = records_table()
+        return self._table
+
+    def write(self, items: Sequence[Mapping[str, Any]], *, check_size: bool = True) -> WriteReport:
+        """Write `items`; `check_size=False` when the caller knows none can reach 400 KB."""
+        report = WriteReport()
+        batch: list[dict[str, Any]] = []
+        for item in items:
+            converted = to_dynamo(item)
+            if check_size and item_size(converted) > MAX_ITEM_BYTES:
+                report.rejected.append(
+                    (str(item["sk"]), "larger than DynamoDB's 400 KB item limit")
+                )
+                continue
+            batch.append(converted)
+            if len(batch) == BATCH_SIZE:
+                self._write_batch(batch, report)
+                batch = []
+        if batch:
+            self._write_batch(batch, report)
+        return report
+
+    def _write_batch(self, items: list[dict[str, Any]], report: WriteReport) -> None:
+        from botocore.exceptions import ClientError
+
+        client, name = self.table.meta.client, self.table.name
+        requests = [{"PutRequest": {"Item": item}} for item in items]
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                self.calls += 1
+                response = client.batch_write_item(RequestItems={name: requests})
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                if code == "ValidationException":
+                    # One bad item fails the whole batch; write them one by one to find it.
+                    self._write_each([r["PutRequest"]["Item"] for r in requests], report)
+                    return
+                if code not in _RETRYABLE_CODES:
+                    raise
+                unprocessed = requests
+            else:
+                unprocessed = response.get("UnprocessedItems", {}).get(name, [])
+                report.written += len(requests) - len(unprocessed)
+            if not unprocessed:
+                return
+            requests = unprocessed
+            if attempt < self.max_attempts:
+                delay = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
+                self.sleep(random.uniform(delay / 2, delay))
+        raise CapacityExceeded(
+            f"{len(requests)} records were still unprocessed by DynamoDB after "
+            f"{self.max_attempts} BatchWriteItem attempts"
+        )
+
+    def _write_each(self, items: list[dict[str, Any]], report: WriteReport) -> None:
+        from botocore.exceptions import ClientError
+
+        for item in items:
+            try:
+                self.table.put_item(Item=item)
+            except ClientError as exc:
+                error = exc.response.get("Error", {})
+                if error.get("Code") != "ValidationException":
+                    raise
+                report.rejected.append(
+                    (str(item["sk"]), f"refused by DynamoDB: {error.get('Message', '')}")
+                )
+            else:
+                report.written += 1
