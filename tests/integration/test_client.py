@@ -442,7 +442,7 @@ def test_server_requiring_a_client_certificate_refuses_without_one(
     mtls_server.expect_request("/").respond_with_data("ok")
     connection = Connection(allow_private_network=True, ca_bundle=tls_ca.cert_pem.bytes().decode())
 
-    with pytest.raises((UpstreamSSLError, UpstreamConnectionError)):
+    with pytest.raises(UpstreamSSLError, match="certificate required"):
         fetch(mtls_server.url_for("/"), connection)
 
 
