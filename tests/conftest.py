@@ -34,8 +34,9 @@ def _isolated_aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
 def _clear_caches() -> None:
     from aws_lambda_powertools.utilities import parameters
 
-    from apicall import settings, store
+    from apicall import auth, settings, store
 
+    auth.clear_caches()
     settings.get_settings.cache_clear()
     store._dynamodb.cache_clear()
     store.default_runs_store.cache_clear()

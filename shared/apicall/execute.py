@@ -197,6 +197,9 @@ def _run(
             max_redirects=spec.max_redirects,
             client=http_client,
         )
+        if spec.connection:
+            # An OAuth access token fetched during send is a secret too.
+            run.secrets = auth.secret_values(run.connection)
         return run.answered(response)
     except ApicallError as error:
         return run.failed(error, attempts=getattr(error, "attempts", 1 if run.outgoing else 0))
