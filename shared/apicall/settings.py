@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from apicall.errors import config_error_from
 
@@ -23,6 +24,32 @@ class Settings(BaseModel):
     history_ttl_days: int = Field(30, alias="HISTORY_TTL_DAYS", ge=1)
     # The builder UI page OAuth providers send the user back to (the test API's consent flow).
     oauth_redirect_uri: str | None = Field(None, alias="OAUTH_REDIRECT_URI")
+    # Push delivery (apicall.delivery).
+    push_dlq_url: str | None = Field(None, alias="PUSH_DLQ_URL")
+    signing_secrets_prefix: str = Field("apicall/signing/", alias="SIGNING_SECRETS_PREFIX")
+    # Seconds before attempt 2, 3, ...; the last value repeats. Short in tests and locally.
+    push_retry_schedule: tuple[float, ...] = Field(
+        (10, 30, 120, 300, 900, 1800, 3600, 7200, 14400), alias="PUSH_RETRY_SCHEDULE"
+    )
+    # Must equal the push queue's maxReceiveCount: the attempt that gets no retry.
+    push_max_attempts: int = Field(10, alias="PUSH_MAX_ATTEMPTS", ge=1, le=1000)
+    push_concurrency: int = Field(10, alias="PUSH_CONCURRENCY", ge=1, le=100)
+    push_target_concurrency: int = Field(5, alias="PUSH_TARGET_CONCURRENCY", ge=1, le=100)
+    push_idempotency_ttl_s: int = Field(7 * 86400, alias="PUSH_IDEMPOTENCY_TTL_S", ge=60)
+
+    @field_validator("push_retry_schedule", mode="before")
+    @classmethod
+    def _split_schedule(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("push_retry_schedule")
+    @classmethod
+    def _valid_schedule(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not value or any(not 0 <= delay <= 43200 for delay in value):
+            raise ValueError("give comma-separated delays in seconds, each from 0 to 43200")
+        return value
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,24 @@
+"""Push function: deliver each Push message of an SQS batch; failed ones come back later."""
+
+from typing import Any
+
+from apicall.delivery import deliver_record
+from apicall.observability import logger, metrics, tracer
+from aws_lambda_powertools.utilities.batch import (
+    AsyncBatchProcessor,
+    EventType,
+    async_process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+# A batch whose every record failed is still a partial response, not an error: each failed
+# record already has its retry delay set.
+processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return async_process_partial_response(event, deliver_record, processor, context)

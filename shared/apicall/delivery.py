@@ -1,0 +1,708 @@
+"""Push delivery: one Push message from SQS to its target, signed, idempotent, retried by SQS.
+
+The queue is the retry engine. A failed attempt sets the message's visibility timeout to the next
+delay of the retry schedule and is reported as a batch item failure, so SQS hands it back then;
+after PUSH_MAX_ATTEMPTS receives the queue's RedrivePolicy moves it to the dead-letter queue. A
+message that can never succeed as it is (bad JSON, a missing field, an unknown connection, a URL
+the guard refuses) is sent to the dead-letter queue at once with the reason and reported as done.
+Powertools idempotency on the message `id` keeps a redelivered message from being delivered twice.
+
+Each record is delivered on a worker thread, at most PUSH_TARGET_CONCURRENCY at a time per target,
+so one slow endpoint does not hold back the rest of the batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+from pydantic import ValidationError
+
+from apicall import auth, client, templating
+from apicall.connections import check_name, load_connection
+from apicall.errors import (
+    ApicallError,
+    BlockedURL,
+    ConfigError,
+    ConnectionNotFound,
+    InvalidRequest,
+    UpstreamStatusError,
+    UpstreamTimeout,
+    config_error_from,
+)
+from apicall.guard import Guard, safe_url
+from apicall.models import Connection, PushMessage, PushTarget, RequestSpec
+from apicall.observability import MetricUnit, logger, metrics
+from apicall.settings import Settings, get_settings
+from apicall.store import RunsStore, default_runs_store
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from standardwebhooks.webhooks import Webhook
+
+# Message attributes this module reads or writes.
+REJECTED_REASON = "apicall-rejected-reason"
+REJECTED_FIELD = "apicall-rejected-field"
+SOURCE_MESSAGE_ID = "apicall-source-message-id"
+ATTEMPTS_BEFORE = "apicall-attempts-before"
+
+MAX_VISIBILITY_S = 43200  # SQS's limit
+MAX_RESPONSE_BYTES = 64 * 1024
+EXCERPT_CHARS = 500
+# Kept back from the invocation's remaining time for recording the attempt and the SQS calls.
+BOOKKEEPING_MARGIN_S = 2.0
+IDEMPOTENCY_KEY_PREFIX = "apicall-push"
+_NO_CONNECTION = Connection()
+
+
+class InvalidMessage(ConfigError):
+    """A Push message that can never be delivered as it is; it goes to the dead-letter queue."""
+
+
+class DeliveryInProgress(ApicallError):
+    """Another invocation is delivering the same message id right now."""
+
+    kind = "in_progress"
+
+
+class IdempotencyUnavailable(ApicallError):
+    """The idempotency table could not be read or written, so nothing was sent."""
+
+    kind = "idempotency"
+
+
+class InternalError(ApicallError):
+    """An unexpected exception; the attempt is retried like any failure."""
+
+    kind = "internal"
+
+
+class DeliveryFailed(Exception):
+    """The target answered outside its success codes; the attempt is retried later."""
+
+    def __init__(
+        self, error: UpstreamStatusError, *, retry_after_s: float | None, excerpt: str | None
+    ) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.retry_after_s = retry_after_s
+        self.excerpt = excerpt
+
+
+# Errors no retry can cure: the message goes to the dead-letter queue with the reason.
+PERMANENT_ERRORS = (InvalidMessage, InvalidRequest, ConnectionNotFound, BlockedURL)
+
+
+# --- the message and its target ------------------------------------------------------------------
+
+
+def parse_message(body: str) -> PushMessage:
+    """The Push message in an SQS body; raises InvalidMessage naming the field."""
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise InvalidMessage(f"the message body is not JSON: {exc}", field="body") from exc
+    if not isinstance(data, dict):
+        raise InvalidMessage("the message body must be a JSON object", field="body")
+    try:
+        return PushMessage.model_validate(data)
+    except ValidationError as exc:
+        error = config_error_from(exc, what="push message")
+        raise InvalidMessage(error.message, field=error.field) from exc
+
+
+def encode_record(record: dict[str, Any], fmt: str) -> tuple[str, str]:
+    """The body text and its content type; form values that are objects or lists go as JSON."""
+    if fmt == "form":
+        pairs = [(key, _form_value(value)) for key, value in record.items()]
+        return urlencode(pairs), "application/x-www-form-urlencoded"
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False), "application/json"
+
+
+def _form_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return str(value)
+
+
+def _literal(text: str) -> str:
+    # Push targets have no placeholders: braces are sent as they are written.
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """Everything one attempt needs, built once per receive."""
+
+    message: PushMessage
+    connection: Connection
+    request: templating.OutgoingRequest  # without the webhook headers, which change per attempt
+    body_text: str
+    signer: Webhook | None
+    secrets: frozenset[str]
+
+    @property
+    def target(self) -> PushTarget:
+        return self.message.target
+
+    @property
+    def key(self) -> str:
+        """What the per-target concurrency bound counts: the connection, or the host."""
+        if self.target.connection:
+            return f"connection:{self.target.connection}"
+        return f"host:{urlsplit(self.request.url).netloc.lower()}"
+
+
+def build_request(
+    message: PushMessage, connection: Connection | None
+) -> tuple[templating.OutgoingRequest, str]:
+    """The request for `message` (URL, connection query and headers, body), and its body text."""
+    target = message.target
+    spec = RequestSpec(
+        connection=target.connection,
+        method=target.method,
+        url=_literal(target.url),
+        headers={name: _literal(value) for name, value in target.headers.items()},
+    )
+    try:
+        request = templating.render_request(spec, {}, None, connection)
+    except InvalidRequest as exc:
+        field = (exc.field or "").replace("request.", "target.", 1) or None
+        raise InvalidMessage(exc.message.replace("request.", "target.", 1), field=field) from exc
+    body_text, content_type = encode_record(message.record, target.format)
+    if not any(name.lower() == "content-type" for name in request.headers):
+        request.headers["Content-Type"] = content_type
+    request.content = body_text.encode()
+    return request, body_text
+
+
+def signed_headers(
+    message_id: str, body_text: str, signer: Webhook | None, *, now: float | None = None
+) -> dict[str, str]:
+    """`webhook-id` always; with a signer, Standard Webhooks `webhook-timestamp` and signature."""
+    headers = {"webhook-id": message_id}
+    if signer is not None:
+        stamp = int(now if now is not None else time.time())
+        headers["webhook-timestamp"] = str(stamp)
+        headers["webhook-signature"] = signer.sign(
+            message_id, datetime.fromtimestamp(stamp, tz=UTC), body_text
+        )
+    return headers
+
+
+def read_signing_secret(name: str, settings: Settings | None = None) -> str:
+    """The `whsec_` key in the secret `<SIGNING_SECRETS_PREFIX><name>` (plain, or JSON `key`)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    settings = settings or get_settings()
+    try:
+        check_name(name)
+    except ConfigError as exc:
+        raise InvalidMessage(exc.message, field="target.signing_secret") from exc
+    try:
+        raw = parameters.get_secret(
+            settings.signing_secrets_prefix + name, max_age=settings.secrets_max_age_s
+        )
+    except parameters.exceptions.GetParameterError as exc:
+        code = _aws_error_code(exc)
+        if code == "ResourceNotFoundException":
+            raise InvalidMessage(
+                f"signing secret '{name}' does not exist", field="target.signing_secret"
+            ) from exc
+        raise ConfigError(
+            f"signing secret '{name}' could not be read ({code or type(exc).__name__})",
+            field="target.signing_secret",
+        ) from exc
+    key = raw if isinstance(raw, str) else ""
+    if key.lstrip().startswith("{"):
+        try:
+            key = str(json.loads(key).get("key", ""))
+        except (ValueError, AttributeError):
+            key = ""
+    if not key.startswith("whsec_"):
+        raise InvalidMessage(
+            f"signing secret '{name}' must hold a whsec_ key (plain, or JSON {{\"key\": ...}})",
+            field="target.signing_secret",
+        )
+    return key
+
+
+def _aws_error_code(exc: BaseException | None) -> str | None:
+    while exc is not None:
+        response = getattr(exc, "response", None)
+        if isinstance(response, dict):
+            return str(response.get("Error", {}).get("Code") or "") or None
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _signer(key: str, name: str) -> Webhook:
+    from standardwebhooks.webhooks import Webhook
+
+    try:
+        return Webhook(key)
+    except Exception as exc:  # binascii.Error, EmptyWebhookSecretError
+        raise InvalidMessage(
+            f"signing secret '{name}' is not a valid whsec_ key", field="target.signing_secret"
+        ) from exc
+
+
+# --- the retry schedule --------------------------------------------------------------------------
+
+
+def retry_delay_s(
+    receive_count: int, schedule: tuple[float, ...], retry_after_s: float | None = None
+) -> int:
+    """Seconds until the next attempt after failed attempt `receive_count` (1-based).
+
+    The schedule's last value repeats; a later Retry-After wins; SQS caps visibility at 12 h.
+    """
+    delay = schedule[min(max(receive_count, 1), len(schedule)) - 1]
+    if retry_after_s is not None:
+        delay = max(delay, retry_after_s)
+    return min(math.ceil(delay), MAX_VISIBILITY_S)
+
+
+# --- attempts ------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Attempt:
+    """One receive of one message, as recorded in RunsTable (`push#<id>`, `attempt#<nnn>`)."""
+
+    message_id: str
+    number: int
+    outcome: str  # delivered | duplicate | failed | dead_lettered | rejected
+    sqs_message_id: str
+    receive_count: int
+    elapsed_ms: int = 0
+    status: int | None = None
+    error: dict[str, Any] | None = None
+    next_retry_at: str | None = None
+    event: str | None = None
+    url: str | None = None
+    response_excerpt: str | None = None
+    at: str = dataclasses.field(
+        default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    )
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in ("delivered", "duplicate", "rejected")
+
+    def to_item(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+
+def attempt_history(message_id: str, store: RunsStore | None = None) -> list[dict[str, Any]]:
+    """Every recorded attempt of a message, oldest first."""
+    store = store or default_runs_store()
+    return store.query(f"push#{message_id}", sk_prefix="attempt#")
+
+
+# --- the deliverer -------------------------------------------------------------------------------
+
+ConnectionLoader = Callable[[str], Connection]
+SecretReader = Callable[[str], str]
+
+
+class Deliverer:
+    """Delivers SQS records; one per container, built from settings (tests inject their own)."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings | None = None,
+        store: RunsStore | None = None,
+        sqs: Any = None,
+        idempotency_client: Any = None,
+        http_client: httpx.Client | None = None,
+        connections: ConnectionLoader = load_connection,
+        signing_secrets: SecretReader | None = None,
+        guard: Guard | None = None,
+    ) -> None:
+        import boto3
+        from aws_lambda_powertools.utilities.idempotency import (
+            DynamoDBPersistenceLayer,
+            IdempotencyConfig,
+            idempotent_function,
+        )
+
+        self.settings = settings or get_settings()
+        if not self.settings.idempotency_table:
+            raise ConfigError("IDEMPOTENCY_TABLE is not set", field="IDEMPOTENCY_TABLE")
+        # Clients are made here, on one thread: making boto3 clients concurrently is not safe.
+        session = boto3.session.Session()
+        self.sqs = sqs or session.client("sqs")
+        self.store = store or default_runs_store()
+        self.store.table  # noqa: B018 - built now, before the worker threads share it
+        self.http_client = http_client
+        self.connections = connections
+        self.signing_secrets = signing_secrets or (
+            lambda name: read_signing_secret(name, self.settings)
+        )
+        self.guard = guard
+        self.executor = ThreadPoolExecutor(self.settings.push_concurrency, "push")
+        self._bounds: dict[str, threading.BoundedSemaphore] = {}
+        self._bounds_lock = threading.Lock()
+        self._queue_url: str | None = self.settings.push_queue_url
+        self.idempotency_config = IdempotencyConfig(
+            event_key_jmespath="id",
+            raise_on_no_idempotency_key=True,
+            expires_after_seconds=self.settings.push_idempotency_ttl_s,
+        )
+        persistence = DynamoDBPersistenceLayer(
+            table_name=self.settings.idempotency_table,
+            boto3_client=idempotency_client or session.client("dynamodb"),
+        )
+        self._send_once = idempotent_function(
+            data_keyword_argument="message",
+            persistence_store=persistence,
+            config=self.idempotency_config,
+            key_prefix=IDEMPOTENCY_KEY_PREFIX,
+        )(self._send)
+
+    # one record -------------------------------------------------------------------------------
+
+    def handle(self, record: SQSRecord, lambda_context: LambdaContext | None = None) -> Attempt:
+        """Deliver one record and record the attempt; never raises."""
+        started = time.monotonic()
+        receive_count = int(record.attributes.approximate_receive_count or 1)
+        attempt = Attempt(
+            message_id=_message_id_hint(record),
+            number=receive_count + _attempts_before(record),
+            outcome="failed",
+            sqs_message_id=record.message_id,
+            receive_count=receive_count,
+        )
+        try:
+            prepared = self._prepare(record, attempt)
+            with self._bound(prepared.key):
+                self._attempt(prepared, record, attempt, lambda_context, started)
+        except PERMANENT_ERRORS as error:
+            self._reject(record, attempt, error)
+        except ApicallError as error:
+            self._failed(record, attempt, error)
+        except DeliveryFailed as failure:
+            attempt.response_excerpt = failure.excerpt
+            self._failed(record, attempt, failure.error, retry_after_s=failure.retry_after_s)
+        except Exception as exc:  # a bug or an AWS outage must not lose the message
+            logger.exception("push attempt failed unexpectedly", extra=_log(attempt))
+            self._failed(record, attempt, InternalError(f"internal error: {type(exc).__name__}"))
+        if not attempt.elapsed_ms:
+            attempt.elapsed_ms = int((time.monotonic() - started) * 1000)
+        self._record(attempt)
+        return attempt
+
+    def _prepare(self, record: SQSRecord, attempt: Attempt) -> Prepared:
+        message = parse_message(record.body)
+        attempt.message_id, attempt.event = message.id, message.event
+        target = message.target
+        connection = _NO_CONNECTION
+        if target.connection:
+            try:
+                check_name(target.connection)
+                connection = self.connections(target.connection)
+            except ConnectionNotFound as exc:
+                raise InvalidMessage(exc.message, field="target.connection") from exc
+            except ConfigError as exc:
+                if exc.field == "connection" and "invalid connection name" in exc.message:
+                    raise InvalidMessage(exc.message, field="target.connection") from exc
+                raise
+        request, body_text = build_request(message, connection if target.connection else None)
+        attempt.url = safe_url(request.url)
+        signer = None
+        if target.signing_secret:
+            signer = _signer(self.signing_secrets(target.signing_secret), target.signing_secret)
+        secrets = frozenset(auth.secret_values(connection)) if target.connection else frozenset()
+        return Prepared(message, connection, request, body_text, signer, secrets)
+
+    def _attempt(
+        self,
+        prepared: Prepared,
+        record: SQSRecord,
+        attempt: Attempt,
+        lambda_context: LambdaContext | None,
+        started: float,
+    ) -> None:
+        timeout_s = prepared.target.timeout_s
+        if lambda_context is not None:
+            self.idempotency_config.register_lambda_context(lambda_context)
+            left = lambda_context.get_remaining_time_in_millis() / 1000 - BOOKKEEPING_MARGIN_S
+            if left < 0.5:
+                raise UpstreamTimeout("too little time left in this invocation to deliver")
+            timeout_s = min(timeout_s, left)
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyAlreadyInProgressError,
+            IdempotencyPersistenceLayerError,
+        )
+
+        try:
+            result = self._send_once(
+                message={"id": prepared.message.id},
+                prepared=prepared,
+                timeout_s=timeout_s,
+                receipt=(record.message_id, attempt.receive_count),
+            )
+        except IdempotencyAlreadyInProgressError as exc:
+            raise DeliveryInProgress("another invocation is delivering this message") from exc
+        except IdempotencyPersistenceLayerError as exc:
+            raise IdempotencyUnavailable(f"the idempotency table failed: {exc}") from exc
+        attempt.status = result.get("status")
+        attempt.elapsed_ms = int(result.get("elapsed_ms", 0))
+        first = (result.get("sqs_message_id"), result.get("receive_count"))
+        if first == (record.message_id, attempt.receive_count):
+            attempt.outcome = "delivered"
+        else:  # Powertools answered the stored result of an earlier delivery
+            attempt.outcome = "duplicate"
+            attempt.elapsed_ms = int((time.monotonic() - started) * 1000)
+
+    def _send(
+        self,
+        message: dict[str, Any],
+        prepared: Prepared,
+        timeout_s: float,
+        receipt: tuple[str, int],
+    ) -> dict[str, Any]:
+        """One HTTP attempt; wrapped in Powertools idempotency (an exception frees the key)."""
+        request = dataclasses.replace(prepared.request, headers=dict(prepared.request.headers))
+        for name, value in signed_headers(
+            prepared.message.id, prepared.body_text, prepared.signer
+        ).items():
+            templating.set_header(request.headers, name, value)
+        target, connection = prepared.target, prepared.connection
+        response = client.send(
+            request,
+            connection,
+            auth=auth.auth_for(target.connection, connection, store=self.store)
+            if target.connection
+            else None,
+            timeout_s=timeout_s,
+            retry=None,  # SQS is the retry engine
+            max_bytes=MAX_RESPONSE_BYTES,
+            truncate=True,
+            follow_redirects=False,
+            client=self.http_client,
+            guard=self.guard,
+        )
+        if not client.is_success(response.status, target.success_codes):
+            reason = response.reason_phrase or httpx.codes.get_reason_phrase(response.status)
+            excerpt = response.content[:EXCERPT_CHARS].decode("utf-8", "replace")
+            raise DeliveryFailed(
+                UpstreamStatusError(
+                    f"HTTP {response.status} {reason}".strip(), status=response.status
+                ),
+                retry_after_s=client.retry_after_s(response.headers.get("retry-after")),
+                excerpt=auth.redact(excerpt, prepared.secrets) or None,
+            )
+        return {
+            "status": response.status,
+            "elapsed_ms": response.elapsed_ms,
+            "sqs_message_id": receipt[0],
+            "receive_count": receipt[1],
+            "delivered_at": datetime.now(UTC).isoformat(),
+        }
+
+    @contextmanager
+    def _bound(self, key: str) -> Iterator[None]:
+        with self._bounds_lock:
+            bound = self._bounds.get(key)
+            if bound is None:
+                bound = self._bounds[key] = threading.BoundedSemaphore(
+                    self.settings.push_target_concurrency
+                )
+        with bound:
+            yield
+
+    # outcomes ---------------------------------------------------------------------------------
+
+    def _failed(
+        self,
+        record: SQSRecord,
+        attempt: Attempt,
+        error: ApicallError,
+        *,
+        retry_after_s: float | None = None,
+    ) -> None:
+        attempt.error = {"kind": error.kind, "message": error.message, "status": error.status}
+        attempt.status = attempt.status or error.status
+        last = attempt.receive_count >= self.settings.push_max_attempts
+        schedule = self.settings.push_retry_schedule
+        delay = 0 if last else retry_delay_s(attempt.receive_count, schedule, retry_after_s)
+        attempt.outcome = "dead_lettered" if last else "failed"
+        if not last:
+            attempt.next_retry_at = datetime.fromtimestamp(time.time() + delay, tz=UTC).isoformat()
+        try:
+            # On the last attempt, visibility 0 lets SQS move the message to the DLQ right away.
+            self.sqs.change_message_visibility(
+                QueueUrl=self._push_queue_url(record),
+                ReceiptHandle=record.receipt_handle,
+                VisibilityTimeout=delay,
+            )
+        except Exception as exc:  # the queue's own visibility timeout then sets the delay
+            logger.warning(
+                "could not set the retry delay", extra={**_log(attempt), "error": repr(exc)}
+            )
+
+    def _reject(self, record: SQSRecord, attempt: Attempt, error: ApicallError) -> None:
+        """Send the message to the dead-letter queue with the reason; the push queue drops it."""
+        reason = error.message[:1000]
+        attempt.error = {"kind": error.kind, "message": reason, "field": error.field}
+        dlq = self.settings.push_dlq_url
+        if not dlq:
+            logger.error("PUSH_DLQ_URL is not set: the invalid message is retried instead")
+            self._failed(record, attempt, error)
+            return
+        attributes = _api_attributes(record, keep=7)
+        attributes[REJECTED_REASON] = {"DataType": "String", "StringValue": reason}
+        attributes[SOURCE_MESSAGE_ID] = {"DataType": "String", "StringValue": record.message_id}
+        if error.field:
+            attributes[REJECTED_FIELD] = {"DataType": "String", "StringValue": error.field}
+        try:
+            self.sqs.send_message(
+                QueueUrl=dlq, MessageBody=record.body, MessageAttributes=attributes
+            )
+        except Exception as exc:
+            logger.warning(
+                "could not dead-letter an invalid message; retrying it",
+                extra={**_log(attempt), "error": repr(exc)},
+            )
+            self._failed(record, attempt, error)
+            return
+        attempt.outcome = "rejected"
+
+    def _record(self, attempt: Attempt) -> None:
+        logger.info("push attempt", extra=_log(attempt))
+        try:
+            self.store.put(
+                f"push#{attempt.message_id}",
+                f"attempt#{attempt.number:03d}",
+                attempt.to_item(),
+                ttl_s=self.settings.history_ttl_days * 86400,
+            )
+        except Exception as exc:  # the history is best effort; the delivery already happened
+            logger.warning("push attempt not recorded", extra={**_log(attempt), "error": repr(exc)})
+
+    def _push_queue_url(self, record: SQSRecord) -> str:
+        if self._queue_url is None:
+            # arn:aws:sqs:<region>:<account>:<name>
+            *_, account, name = record.event_source_arn.split(":")
+            self._queue_url = self.sqs.get_queue_url(
+                QueueName=name, QueueOwnerAWSAccountId=account
+            )["QueueUrl"]
+        return self._queue_url
+
+
+def _message_id_hint(record: SQSRecord) -> str:
+    """The Push id if the body has one (even an invalid body), else the SQS message id."""
+    try:
+        value = json.loads(record.body).get("id")
+    except (ValueError, AttributeError):
+        value = None
+    if isinstance(value, str) and 0 < len(value) <= 256:
+        return value
+    return f"sqs:{record.message_id}"
+
+
+def _attempts_before(record: SQSRecord) -> int:
+    attribute = record.message_attributes[ATTEMPTS_BEFORE]
+    value = attribute.string_value if attribute else None
+    return int(value) if value and value.isdigit() else 0
+
+
+def _api_attributes(record: SQSRecord, *, keep: int) -> dict[str, dict[str, Any]]:
+    """The record's message attributes in the SendMessage shape (SQS allows 10 in all)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, attribute in record.message_attributes.items():
+        if len(out) >= keep or name.startswith("apicall-rejected"):
+            continue
+        data_type = attribute.data_type
+        if attribute.string_value is not None:
+            out[name] = {"DataType": data_type, "StringValue": attribute.string_value}
+        elif attribute.binary_value is not None:
+            out[name] = {
+                "DataType": data_type,
+                "BinaryValue": base64.b64decode(attribute.binary_value),
+            }
+    return out
+
+
+def _log(attempt: Attempt) -> dict[str, Any]:
+    return {
+        "message_id": attempt.message_id,
+        "attempt": attempt.number,
+        "outcome": attempt.outcome,
+        "status": attempt.status,
+        "elapsed_ms": attempt.elapsed_ms,
+        "error": attempt.error,
+        "next_retry_at": attempt.next_retry_at,
+    }
+
+
+# --- the batch record handler ---------------------------------------------------------------------
+
+
+class AttemptFailed(Exception):
+    """Raised to Powertools' batch processor so the record is reported as a batch item failure."""
+
+
+@lru_cache(maxsize=1)
+def default_deliverer() -> Deliverer:
+    return Deliverer()
+
+
+def reset_default_deliverer() -> None:
+    """Forget the container's deliverer, so changed settings apply (tests, the local stack)."""
+    if default_deliverer.cache_info().currsize:
+        default_deliverer().executor.shutdown(wait=False)
+    default_deliverer.cache_clear()
+
+
+def emit_metrics(attempt: Attempt) -> None:
+    if attempt.outcome == "delivered":
+        metrics.add_metric(name="PushDelivered", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(
+            name="PushLatency", unit=MetricUnit.Milliseconds, value=attempt.elapsed_ms
+        )
+    elif attempt.outcome == "duplicate":
+        metrics.add_metric(name="PushDuplicateSkipped", unit=MetricUnit.Count, value=1)
+    elif attempt.outcome == "rejected":
+        metrics.add_metric(name="PushRejected", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="PushDeadLettered", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="PushAttemptFailed", unit=MetricUnit.Count, value=1)
+        if attempt.outcome == "dead_lettered":
+            metrics.add_metric(name="PushDeadLettered", unit=MetricUnit.Count, value=1)
+
+
+async def deliver_record(
+    record: SQSRecord, lambda_context: LambdaContext | None = None
+) -> dict[str, Any]:
+    """Powertools AsyncBatchProcessor record handler: deliver on a worker thread."""
+    deliverer = default_deliverer()  # built on the loop's thread, before any worker needs it
+    loop = asyncio.get_running_loop()
+    attempt = await loop.run_in_executor(
+        deliverer.executor, deliverer.handle, record, lambda_context
+    )
+    emit_metrics(attempt)  # on the loop's thread: Metrics is not thread-safe
+    if not attempt.ok:
+        raise AttemptFailed(f"attempt {attempt.number} of {attempt.message_id}: {attempt.outcome}")
+    return attempt.to_item()
