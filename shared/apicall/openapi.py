@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from apicall.errors import ConfigError
+from apicall.errors import BlockedURL, ConfigError, UpstreamError
 from apicall.models import Connection
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head")
@@ -64,16 +64,21 @@ def fetch_document(
     if not re.match(r"^https?://", url):
         raise ConfigError("url must be an absolute http(s) URL", field="url")
     conn = connection or Connection()
-    response = client.send(
-        OutgoingRequest(method="GET", url=url, headers={"Accept": "application/json, */*"}),
-        conn,
-        auth=auth,
-        timeout_s=conn.timeout_s,
-        retry=None,
-        max_bytes=MAX_DOCUMENT_BYTES,
-        truncate=False,
-        client=http_client,
-    )
+    try:
+        response = client.send(
+            OutgoingRequest(method="GET", url=url, headers={"Accept": "application/json, */*"}),
+            conn,
+            auth=auth,
+            timeout_s=conn.timeout_s,
+            retry=None,
+            max_bytes=MAX_DOCUMENT_BYTES,
+            truncate=False,
+            client=http_client,
+        )
+    except (UpstreamError, BlockedURL) as exc:
+        raise ConfigError(
+            f"the document could not be fetched: {exc.message}", field="url"
+        ) from None
     if not 200 <= response.status < 300:
         raise ConfigError(f"the document URL answered HTTP {response.status}", field="url")
     return load_document(response.content, field="url")

@@ -153,6 +153,29 @@ class RunsStore:
     def delete_token(self, connection: str) -> None:
         self.delete(f"token#{connection}", "access")
 
+    # test API: remembered sample values and pending OAuth consent flows ---------------------
+
+    def get_test_values(self, request_key: str) -> dict[str, Any]:
+        item = self.get(f"test-values#{request_key}", "latest")
+        values = item.get("values") if item else None
+        return values if isinstance(values, dict) else {}
+
+    def put_test_values(self, request_key: str, values: Mapping[str, Any], *, ttl_s: int) -> None:
+        self.put(f"test-values#{request_key}", "latest", {"values": dict(values)}, ttl_s=ttl_s)
+
+    def put_oauth_state(self, state: str, attrs: Mapping[str, Any], *, ttl_s: int) -> None:
+        self.put(f"oauth-state#{state}", "state", attrs, ttl_s=ttl_s)
+
+    def take_oauth_state(self, state: str) -> dict[str, Any] | None:
+        """The pending flow of `state`, deleted in the same call so a state works only once."""
+        answer = self.table.delete_item(
+            Key={"pk": f"oauth-state#{state}", "sk": "state"}, ReturnValues="ALL_OLD"
+        )
+        item = answer.get("Attributes")
+        if item is None or int(item.get(TTL_ATTRIBUTE, 0)) < time.time():
+            return None
+        return from_dynamo(item)
+
 
 @lru_cache(maxsize=1)
 def default_runs_store() -> RunsStore:

@@ -1,0 +1,119 @@
+"""The test API (API Gateway REST): test a request, infer a schema, import OpenAPI or curl, run
+OAuth consent, and describe itself at /openapi.json and /docs. Each route is one call into
+`apicall.testapi` or `apicall.consent`; API Gateway checks the API key before the event gets here.
+"""
+
+import os
+from typing import Annotated, Any
+
+from apicall import consent, testapi
+from apicall.errors import ApicallError, field_path
+from apicall.observability import logger, metrics, tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+TITLE = "apicall test API"
+_SOURCES = {("body",), ("query",), ("path",), ("header",)}
+
+app = APIGatewayRestResolver(
+    enable_validation=True,
+    # BUILDER_ORIGIN is set by template.yaml; CORSConfig is built once, when the module loads.
+    cors=CORSConfig(allow_origin=os.environ.get("BUILDER_ORIGIN", "*"), max_age=600),
+)
+app.configure_openapi(
+    title=TITLE,
+    description="Test requests, infer response schemas, import OpenAPI and curl, OAuth consent.",
+    security_schemes={"api_key": APIKey(name="x-api-key", in_=APIKeyIn.header)},
+    security=[{"api_key": []}],
+)
+app.enable_swagger(path="/docs", compress=True)
+
+
+@app.post("/test")
+def test(body: Annotated[testapi.TestRequestBody, Body()]) -> dict[str, Any]:
+    return testapi.run_test(body)
+
+
+@app.post("/schema")
+def schema(body: Annotated[testapi.SchemaBody, Body()]) -> dict[str, Any]:
+    return testapi.infer_schema(body)
+
+
+@app.post("/discover")
+def discover(body: Annotated[testapi.DiscoverBody, Body()]) -> dict[str, Any]:
+    return testapi.discover(body)
+
+
+@app.post("/curl")
+def curl(body: Annotated[testapi.CurlBody, Body()]) -> dict[str, Any]:
+    return testapi.import_curl(body)
+
+
+@app.get("/oauth/<connection>/authorize")
+def oauth_authorize(
+    connection: str, redirect_uri: Annotated[str | None, Query(max_length=2048)] = None
+) -> dict[str, Any]:
+    return consent.start(connection, redirect_uri=redirect_uri)
+
+
+@app.get("/oauth/callback")
+def oauth_callback(
+    state: Annotated[str, Query(min_length=1, max_length=512)],
+    code: Annotated[str | None, Query(max_length=4096)] = None,
+    error: Annotated[str | None, Query(max_length=512)] = None,
+) -> dict[str, Any]:
+    return consent.finish(state, code, error=error)
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_json() -> Response[str]:
+    return Response(200, "application/json", app.get_openapi_json_schema())
+
+
+@app.exception_handler(RequestValidationError)
+def invalid_input(exc: RequestValidationError) -> Response:
+    fields, problems = [], []
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        # ("body", "request", "url") -> request.url; ("query", "state") -> state
+        name = field_path(loc[1:] if loc[:1] in _SOURCES else loc) or str(loc[0] if loc else "body")
+        fields.append(name)
+        problems.append(f"{name}: {err.get('msg', err.get('type'))}")
+    answer = testapi.error_body("invalid_request", "; ".join(problems), fields)
+    return Response(422, "application/json", answer)
+
+
+@app.exception_handler(ApicallError)
+def apicall_error(exc: ApicallError) -> Response:
+    status, answer = testapi.error_answer(exc)
+    return Response(status, "application/json", answer)
+
+
+@app.not_found
+def no_route(exc: NotFoundError) -> Response:
+    return Response(404, "application/json", testapi.error_body("not_found", "no such route", []))
+
+
+@app.exception_handler(ServiceError)
+def service_error(exc: ServiceError) -> Response:
+    answer = testapi.error_body("invalid_request", str(exc.msg), [])
+    return Response(exc.status_code, "application/json", answer)
+
+
+@app.exception_handler(Exception)
+def unexpected(exc: Exception) -> Response:
+    logger.exception("test API route failed")
+    answer = testapi.error_body("internal", "internal error; see the function's logs", [])
+    return Response(500, "application/json", answer)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

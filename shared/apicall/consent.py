@@ -1,0 +1,173 @@
+"""The OAuth 2.0 authorization-code consent flow of an `oauth2_authorization_code` connection.
+
+`start` answers the provider's authorization URL with a fresh state and a PKCE (S256) challenge;
+the state and its code verifier wait in RunsTable for a few minutes. `finish` takes the state
+(once: a replayed or unknown state is refused), exchanges the code with Authlib and stores the
+refresh token in the connection's secret. No token ever appears in an answer or a log.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from apicall.connections import load_connection, update_connection
+from apicall.errors import AuthError, ConfigError
+from apicall.guard import check_url
+from apicall.models import Connection, OAuth2AuthorizationCode
+from apicall.observability import logger
+from apicall.settings import get_settings
+from apicall.store import RunsStore, default_runs_store
+
+STATE_TTL_S = 600
+
+ConnectionLoader = Callable[[str], Connection]
+
+
+def start(
+    name: str,
+    *,
+    redirect_uri: str | None = None,
+    store: RunsStore | None = None,
+    connections: ConnectionLoader = load_connection,
+) -> dict[str, Any]:
+    """`{"authorization_url", "state", "redirect_uri", "expires_in"}` for the user to visit."""
+    auth = _code_auth(name, connections(name))
+    redirect = redirect_uri or get_settings().oauth_redirect_uri
+    if not redirect or not re.match(r"^https?://[^/]", redirect):
+        raise ConfigError(
+            "redirect_uri must be an absolute http(s) URL (or set OAUTH_REDIRECT_URI)",
+            field="redirect_uri",
+        )
+    from authlib.common.security import generate_token
+
+    state = secrets.token_urlsafe(32)
+    verifier = generate_token(64)
+    with _oauth_client(auth, redirect) as oauth:
+        url, _ = oauth.create_authorization_url(
+            auth.authorize_url, state=state, code_verifier=verifier
+        )
+    (store or default_runs_store()).put_oauth_state(
+        state,
+        {"connection": name, "code_verifier": verifier, "redirect_uri": redirect},
+        ttl_s=STATE_TTL_S,
+    )
+    return {
+        "connection": name,
+        "authorization_url": url,
+        "state": state,
+        "redirect_uri": redirect,
+        "expires_in": STATE_TTL_S,
+    }
+
+
+def finish(
+    state: str,
+    code: str | None,
+    *,
+    error: str | None = None,
+    store: RunsStore | None = None,
+    connections: ConnectionLoader = load_connection,
+) -> dict[str, Any]:
+    """Exchange the code of a pending flow and store the refresh token in the connection."""
+    pending = (store or default_runs_store()).take_oauth_state(state)
+    if pending is None:
+        raise ConfigError(
+            "unknown, expired or already used state: start the consent again", field="state"
+        )
+    name = str(pending["connection"])
+    if error:
+        raise AuthError(f"the provider refused consent for connection '{name}': {_safe(error)}")
+    if not code:
+        raise ConfigError("the callback carries no code", field="code")
+    connection = connections(name)
+    auth = _code_auth(name, connection)
+    check_url(auth.token_url, allow_private=connection.allow_private_network)
+    token = _exchange(name, auth, connection, code, pending)
+    refresh_token = token.get("refresh_token")
+    if not isinstance(refresh_token, str) or not refresh_token:
+        raise AuthError(
+            f"the token endpoint of connection '{name}' answered without a refresh_token "
+            "(the provider may need an offline-access scope)"
+        )
+    update_connection(name, {"auth": {"refresh_token": refresh_token}})
+    logger.info("OAuth consent completed", extra={"connection": name})
+    return {"connection": name, "stored": True, "scope": token.get("scope")}
+
+
+def _code_auth(name: str, connection: Connection) -> OAuth2AuthorizationCode:
+    if not isinstance(connection.auth, OAuth2AuthorizationCode):
+        raise ConfigError(
+            f"connection '{name}' is not an oauth2_authorization_code connection",
+            field="connection",
+        )
+    return connection.auth
+
+
+def _oauth_client(
+    auth: OAuth2AuthorizationCode, redirect_uri: str, connection: Connection | None = None
+) -> Any:
+    with warnings.catch_warnings():
+        # Authlib prefers the httpx2 package and warns when it falls back to httpx.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from authlib.integrations.httpx_client import OAuth2Client
+
+    from apicall.auth import _verify
+
+    conn = connection or Connection()
+    return OAuth2Client(
+        client_id=auth.client_id,
+        client_secret=auth.client_secret,
+        token_endpoint_auth_method=auth.token_auth_method,
+        scope=auth.scope,
+        redirect_uri=redirect_uri,
+        code_challenge_method="S256",
+        timeout=conn.timeout_s,
+        verify=_verify(conn),
+        proxy=conn.proxy,
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+def _exchange(
+    name: str,
+    auth: OAuth2AuthorizationCode,
+    connection: Connection,
+    code: str,
+    pending: dict[str, Any],
+) -> dict[str, Any]:
+    from authlib.integrations.base_client import OAuthError
+
+    refused = f"the token endpoint of connection '{name}' refused the code"
+    try:
+        with _oauth_client(auth, str(pending["redirect_uri"]), connection) as oauth:
+            token = oauth.fetch_token(
+                auth.token_url,
+                grant_type="authorization_code",
+                code=code,
+                code_verifier=str(pending["code_verifier"]),
+            )
+    except OAuthError as exc:
+        raise AuthError(f"{refused}: {_safe(exc.error)}") from None
+    except httpx.HTTPError as exc:
+        raise AuthError(
+            f"the token endpoint of connection '{name}' could not be reached ({type(exc).__name__})"
+        ) from None
+    except ValueError:
+        raise AuthError(f"the token endpoint of connection '{name}' did not answer JSON") from None
+    if not isinstance(token, dict) or "access_token" not in token:
+        raise AuthError(refused)
+    return dict(token)
+
+
+def _safe(code: Any) -> str:
+    """An OAuth error code fit for a message: RFC 6749 codes are short ASCII words."""
+    if isinstance(code, str) and re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", code):
+        return code
+    return "error"
