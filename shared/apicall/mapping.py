@@ -543,7 +543,7 @@ def _path_segment(key: str) -> str:
 
 @functools.cache
 def _builder_class() -> Any:
-    """genson's SchemaBuilder, counting integral floats as integers and marking date-time strings."""
+    """genson's SchemaBuilder, with integral floats as integers and date-time strings marked."""
     from genson import SchemaBuilder
     from genson.schema.strategies import Number, String
 

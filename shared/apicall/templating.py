@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 import httpx
@@ -51,8 +51,6 @@ class OutgoingRequest:
     data: dict[str, Any] | list[tuple[str, str]] | None = None
     files: list[tuple[str, tuple[str, bytes, str]]] | None = None
 
-
-Missing = Literal["error", "empty"]
 
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 _PATH = re.compile(r"[\w-]+(?:\.[\w-]+|\[\d+\])*")
@@ -139,7 +137,7 @@ def _resolve(
     values: dict[str, Any],
     *,
     field: str,
-    missing: Missing,
+    missing: str,
     report: dict[str, str] | None,
 ) -> Any:
     """The placeholder's value, or _ABSENT in lenient mode; raises when `missing` is "error"."""
@@ -167,7 +165,7 @@ def fill_text(
     values: dict[str, Any],
     *,
     field: str,
-    missing: Missing = "error",
+    missing: str = "error",
     report: dict[str, str] | None = None,
     encode: Callable[[str], str] | None = None,
 ) -> str:
@@ -187,7 +185,7 @@ def fill_json(
     values: dict[str, Any],
     *,
     field: str,
-    missing: Missing = "error",
+    missing: str = "error",
     report: dict[str, str] | None = None,
 ) -> Any:
     """Fill placeholders in every string of a JSON value; keys are left alone.
@@ -215,7 +213,7 @@ def fill_json(
 
 
 def _scalar_text(
-    value: Scalar, values: dict[str, Any], *, field: str, missing: Missing, report: Any
+    value: Scalar, values: dict[str, Any], *, field: str, missing: str, report: Any
 ) -> str:
     """A spec scalar as text: strings are templates, numbers and booleans JSON-spelled."""
     if isinstance(value, str):
@@ -299,7 +297,7 @@ def encode_segment(text: str) -> str:
 
 
 def _render_url_template(
-    spec: RequestSpec, values: dict[str, Any], *, missing: Missing, report: dict[str, str] | None
+    spec: RequestSpec, values: dict[str, Any], *, missing: str, report: dict[str, str] | None
 ) -> str:
     """The spec's url with every placeholder filled and encoded as one URL component."""
     out: list[str] = []
@@ -396,7 +394,7 @@ def _query_pairs(
     connection: Connection | None,
     values: dict[str, Any],
     *,
-    missing: Missing,
+    missing: str,
     report: dict[str, str] | None,
 ) -> list[tuple[str, str]]:
     pairs = list(connection.query.items()) if connection else []
@@ -430,7 +428,7 @@ def _headers(
     connection: Connection | None,
     values: dict[str, Any],
     *,
-    missing: Missing,
+    missing: str,
     report: dict[str, str] | None,
 ) -> dict[str, str]:
     headers: dict[str, str] = {}
@@ -487,7 +485,7 @@ def _add_body(
     values: dict[str, Any],
     record: dict[str, Any] | None,
     *,
-    missing: Missing,
+    missing: str,
     report: dict[str, str] | None,
 ) -> None:
     body = spec.body
@@ -526,7 +524,7 @@ def _set_json(out: OutgoingRequest, document: Any) -> None:
 
 
 def _form_data(
-    body: FormBody, values: dict[str, Any], *, missing: Missing, report: dict[str, str] | None
+    body: FormBody, values: dict[str, Any], *, missing: str, report: dict[str, str] | None
 ) -> dict[str, Any]:
     """Form fields as httpx takes them: a repeated key becomes a list, which httpx repeats."""
     data: dict[str, Any] = {}
@@ -551,7 +549,7 @@ def _set_multipart(
     body: MultipartBody,
     values: dict[str, Any],
     *,
-    missing: Missing,
+    missing: str,
     report: dict[str, str] | None,
 ) -> None:
     out.data = {
@@ -582,7 +580,7 @@ def render_request(
     record: dict[str, Any] | None,
     connection: Connection | None,
     *,
-    missing: Missing = "error",
+    missing: str = "error",
     report: dict[str, str] | None = None,
 ) -> OutgoingRequest:
     """Build the request a spec describes; raises InvalidRequest naming the field at fault.
