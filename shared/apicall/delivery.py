@@ -286,7 +286,7 @@ def retry_delay_s(
 
 @dataclasses.dataclass
 class Attempt:
-    """One receive of one message, as recorded in RunsTable (`push#<id>`, `attempt#<nnn>`)."""
+    """One receive of one message, in RunsTable as `push#<id>` / `attempt#<nnn>#<sqs message id>`."""
 
     message_id: str
     number: int
@@ -565,7 +565,10 @@ class Deliverer:
     def _reject(self, record: SQSRecord, attempt: Attempt, error: ApicallError) -> None:
         """Send the message to the dead-letter queue with the reason; the push queue drops it."""
         reason = error.message[:1000]
-        attempt.error = {"kind": error.kind, "message": reason, "field": error.field}
+        field = error.field
+        if isinstance(error, BlockedURL) or field == "url":  # the client names no field
+            field = "target.url"
+        attempt.error = {"kind": error.kind, "message": reason, "field": field}
         dlq = self.settings.push_dlq_url
         if not dlq:
             logger.error("PUSH_DLQ_URL is not set: the invalid message is retried instead")
@@ -574,8 +577,8 @@ class Deliverer:
         attributes = _api_attributes(record, keep=7)
         attributes[REJECTED_REASON] = {"DataType": "String", "StringValue": reason}
         attributes[SOURCE_MESSAGE_ID] = {"DataType": "String", "StringValue": record.message_id}
-        if error.field:
-            attributes[REJECTED_FIELD] = {"DataType": "String", "StringValue": error.field}
+        if field:
+            attributes[REJECTED_FIELD] = {"DataType": "String", "StringValue": field}
         try:
             self.sqs.send_message(
                 QueueUrl=dlq, MessageBody=record.body, MessageAttributes=attributes
@@ -594,7 +597,8 @@ class Deliverer:
         try:
             self.store.put(
                 f"push#{attempt.message_id}",
-                f"attempt#{attempt.number:03d}",
+                # The SQS message id keeps apart two copies of one id received as the same number.
+                f"attempt#{attempt.number:03d}#{attempt.sqs_message_id}",
                 attempt.to_item(),
                 ttl_s=self.settings.history_ttl_days * 86400,
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from apicall.delivery import attempt_history
 
 from tests.support.push import PushRig, receiver_connection
@@ -36,3 +37,217 @@ def test_a_message_is_delivered_once_as_json_with_its_webhook_id(
     assert request.headers["Content-Type"] == "application/json"
     history = attempt_history("evt_1")
     assert [(a["number"], a["outcome"], a["status"]) for a in history] == [(1, "delivered", 200)]
+
+
+def fails_first(times: int):
+    return lambda request, nth: 500 if nth < times else 200
+
+
+def test_a_receiver_that_fails_9_times_gets_the_message_on_attempt_10(
+    push_rig: PushRig, receiver, put_connection
+) -> None:
+    server = receiver(fails_first(9))
+    receiver_connection(put_connection, "receiver", server.url)
+    push_rig.send(push("evt_9"))
+
+    push_rig.trigger.drain(timeout_s=20)
+
+    assert server.ids() == ["evt_9"] * 10
+    assert server.succeeded == {"evt_9": 1}
+    history = attempt_history("evt_9")
+    assert [a["outcome"] for a in history] == ["failed"] * 9 + ["delivered"]
+    assert [a["number"] for a in history] == list(range(1, 11))
+    assert history[0]["status"] == 500 and history[0]["error"]["kind"] == "status"
+    assert push_rig.dead_letters() == []
+
+
+def test_a_message_that_always_fails_ends_in_the_dead_letter_queue_after_10_attempts(
+    push_rig: PushRig, receiver, put_connection
+) -> None:
+    server = receiver(lambda request, nth: 503)
+    receiver_connection(put_connection, "receiver", server.url)
+    push_rig.send(push("evt_dead"))
+
+    push_rig.trigger.drain(timeout_s=20)
+
+    assert server.ids() == ["evt_dead"] * 10
+    history = attempt_history("evt_dead")
+    assert len(history) == 10
+    assert [a["outcome"] for a in history] == ["failed"] * 9 + ["dead_lettered"]
+    assert "next_retry_at" not in history[-1]
+    dead = push_rig.dead_letters()
+    assert [json.loads(m["Body"])["id"] for m in dead] == ["evt_dead"]
+
+
+def test_an_invalid_message_is_dead_lettered_at_once_while_the_rest_of_its_batch_is_delivered(
+    push_rig: PushRig, receiver, put_connection
+) -> None:
+    server = receiver()
+    receiver_connection(put_connection, "receiver", server.url)
+    for n in range(9):
+        push_rig.send(push(f"evt_{n}"))
+    invalid = push("evt_invalid")
+    del invalid["target"]["url"]
+    push_rig.send(invalid)
+
+    assert push_rig.trigger.poll() == 10
+    push_rig.trigger.drain(timeout_s=10)
+
+    assert sorted(server.ids()) == sorted(f"evt_{n}" for n in range(9))
+    [dead] = push_rig.dead_letters()
+    assert json.loads(dead["Body"])["id"] == "evt_invalid"
+    attributes = dead["MessageAttributes"]
+    assert attributes["apicall-rejected-field"]["StringValue"] == "target.url"
+    assert "target.url" in attributes["apicall-rejected-reason"]["StringValue"]
+    [attempt] = attempt_history("evt_invalid")
+    assert attempt["outcome"] == "rejected" and attempt["number"] == 1
+
+
+def test_bad_json_an_unknown_connection_and_a_refused_url_are_dead_lettered_with_the_reason(
+    push_rig: PushRig,
+) -> None:
+    push_rig.send("{not json")
+    push_rig.send(push("evt_unknown_connection", connection="nope"))
+    push_rig.send(push("evt_metadata", connection=None, url="http://169.254.169.254/latest"))
+
+    push_rig.trigger.drain(timeout_s=10)
+
+    reasons = {
+        m["MessageAttributes"]["apicall-rejected-field"]["StringValue"]: m["MessageAttributes"][
+            "apicall-rejected-reason"
+        ]["StringValue"]
+        for m in push_rig.dead_letters()
+        if "apicall-rejected-field" in m["MessageAttributes"]
+    }
+    assert "not JSON" in reasons["body"]
+    assert "'nope' does not exist" in reasons["target.connection"]
+    assert "cloud metadata" in reasons["target.url"]
+    assert len(push_rig.dead_letters()) == 3
+
+
+def test_a_form_record_is_sent_url_encoded(push_rig: PushRig, receiver, put_connection) -> None:
+    server = receiver()
+    receiver_connection(put_connection, "receiver", server.url)
+    message = push("evt_form", format="form")
+    message["record"] = {"id": 7, "ok": True, "tags": ["a", "b"]}
+    push_rig.send(message)
+
+    push_rig.trigger.drain(timeout_s=10)
+
+    [request] = server.requests
+    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert request.body == b"id=7&ok=true&tags=%5B%22a%22%2C%22b%22%5D"
+
+
+def test_connection_headers_and_auth_are_sent(push_rig: PushRig, receiver, put_connection) -> None:
+    server = receiver()
+    put_connection(
+        "receiver",
+        {
+            "base_url": server.url + "/v1",
+            "allow_private_network": True,
+            "headers": {"X-Organization-ID": "org123"},
+            "auth": {"type": "bearer", "token": "tok-123456"},
+        },
+    )
+    push_rig.send(push("evt_auth", path="/in", headers={"X-Extra": "1"}))
+
+    push_rig.trigger.drain(timeout_s=10)
+
+    [request] = server.requests
+    assert request.path == "/v1/in"
+    assert request.headers["Authorization"] == "Bearer tok-123456"
+    assert request.headers["X-Organization-Id"] == "org123"
+    assert request.headers["X-Extra"] == "1"
+
+
+def test_a_redelivered_message_is_not_delivered_again(
+    push_rig: PushRig, receiver, put_connection
+) -> None:
+    server = receiver()
+    receiver_connection(put_connection, "receiver", server.url)
+    push_rig.send(push("evt_twice"))
+    push_rig.trigger.drain(timeout_s=10)
+    push_rig.send(push("evt_twice"))  # the producer (or SQS) delivers the same id again
+
+    push_rig.trigger.drain(timeout_s=10)
+
+    assert server.ids() == ["evt_twice"]
+    assert sorted(a["outcome"] for a in attempt_history("evt_twice")) == ["delivered", "duplicate"]
+
+
+def test_a_failed_attempt_waits_for_the_scheduled_delay(
+    aws, tables, monkeypatch, receiver, put_connection
+) -> None:
+    from tests.support.push import make_rig
+
+    rig = make_rig(aws, monkeypatch, schedule="30,60")
+    server = receiver(lambda request, nth: 500)
+    receiver_connection(put_connection, "receiver", server.url)
+    rig.send(push("evt_later"))
+
+    assert rig.trigger.poll() == 1
+    assert rig.trigger.poll() == 0  # invisible for 30 s
+    [attempt] = attempt_history("evt_later")
+    assert attempt["outcome"] == "failed"
+    waited = _seconds_between(attempt["at"], attempt["next_retry_at"])
+    assert 29 <= waited <= 31
+
+
+def test_retry_after_from_the_receiver_lengthens_the_delay(
+    push_rig: PushRig, receiver, put_connection
+) -> None:
+    server = receiver(lambda request, nth: (429, {"Retry-After": "120"}))
+    receiver_connection(put_connection, "receiver", server.url)
+    push_rig.send(push("evt_429"))
+
+    assert push_rig.trigger.poll() == 1
+    assert push_rig.trigger.poll() == 0
+
+    [attempt] = attempt_history("evt_429")
+    assert attempt["status"] == 429
+    assert 119 <= _seconds_between(attempt["at"], attempt["next_retry_at"]) <= 121
+
+
+def test_signed_deliveries_verify_with_standardwebhooks(
+    push_rig: PushRig, receiver, put_connection, aws
+) -> None:
+    from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+    key = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    aws.client("secretsmanager").create_secret(Name="apicall/signing/hooks", SecretString=key)
+    server = receiver(fails_first(1))
+    receiver_connection(put_connection, "receiver", server.url)
+    push_rig.send(push("evt_signed", signing_secret="hooks"))
+
+    push_rig.trigger.drain(timeout_s=10)
+
+    first, second = server.requests
+    for request in (first, second):
+        assert Webhook(key).verify(request.body, request.headers) == {"id": 7, "status": "approved"}
+    assert first.headers["Webhook-Id"] == second.headers["Webhook-Id"] == "evt_signed"
+    tampered = first.body.replace(b"approved", b"refunded")
+    with pytest.raises(WebhookVerificationError):
+        Webhook(key).verify(tampered, first.headers)
+
+
+def test_a_missing_signing_secret_dead_letters_the_message(
+    push_rig: PushRig, receiver, put_connection
+) -> None:
+    server = receiver()
+    receiver_connection(put_connection, "receiver", server.url)
+    push_rig.send(push("evt_nosecret", signing_secret="missing"))
+
+    push_rig.trigger.drain(timeout_s=10)
+
+    assert server.requests == []
+    [dead] = push_rig.dead_letters()
+    assert dead["MessageAttributes"]["apicall-rejected-field"]["StringValue"] == (
+        "target.signing_secret"
+    )
+
+
+def _seconds_between(start: str, end: str) -> float:
+    from datetime import datetime
+
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
