@@ -213,7 +213,12 @@ def fill_json(
 
 
 def _scalar_text(
-    value: Scalar, values: dict[str, Any], *, field: str, missing: str, report: Any
+    value: Scalar,
+    values: dict[str, Any],
+    *,
+    field: str,
+    missing: str,
+    report: dict[str, str] | None,
 ) -> str:
     """A spec scalar as text: strings are templates, numbers and booleans JSON-spelled."""
     if isinstance(value, str):
