@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test lint typecheck unit integration e2e demo serve invoke bench lock clean
+.PHONY: redrive install test lint typecheck unit integration e2e demo serve invoke bench lock clean
 
 install: $(STAMP)
 
@@ -43,6 +43,11 @@ serve: install
 
 invoke: install
 	$(PY) -m local.invoke $(FN) $(EVENT)
+
+# Move dead-lettered Push messages back to the push queue: make redrive [REDRIVE_ARGS="--id evt_1"]
+REDRIVE_ARGS ?= --all
+redrive: install
+	PYTHONPATH=shared $(PY) -m apicall.redrive $(REDRIVE_ARGS)
 
 bench: install
 	$(PY) -m benchmarks.run_all

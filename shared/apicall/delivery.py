@@ -286,7 +286,7 @@ def retry_delay_s(
 
 @dataclasses.dataclass
 class Attempt:
-    """One receive of one message, in RunsTable as `push#<id>` / `attempt#<nnn>#<sqs message id>`."""
+    """One receive of one message; RunsTable `push#<id>`, `attempt#<nnn>#<sqs message id>`."""
 
     message_id: str
     number: int

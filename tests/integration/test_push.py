@@ -251,3 +251,58 @@ def _seconds_between(start: str, end: str) -> float:
     from datetime import datetime
 
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+
+
+def test_redrive_by_id_moves_only_that_message_back_and_its_attempts_continue(
+    push_rig: PushRig, receiver, put_connection
+) -> None:
+    from apicall.redrive import redrive
+
+    broken = True
+    server = receiver(lambda request, nth: 500 if broken else 200)
+    receiver_connection(put_connection, "receiver", server.url)
+    push_rig.send(push("evt_a"))
+    push_rig.send(push("evt_b"))
+    push_rig.trigger.drain(timeout_s=20)
+    assert len(push_rig.dead_letters()) == 2
+
+    broken = False  # the endpoint is fixed
+    result = redrive(push_rig.sqs, push_rig.dlq_url, push_rig.queue_url, ids={"evt_a"})
+    push_rig.trigger.drain(timeout_s=10)
+
+    assert result.moved == ["evt_a"] and result.skipped == 1
+    assert server.succeeded == {"evt_a": 1}
+    last = attempt_history("evt_a")[-1]
+    assert (last["number"], last["outcome"]) == (11, "delivered")
+    assert [json.loads(m["Body"])["id"] for m in push_rig.dead_letters()] == ["evt_b"]
+
+
+def test_redrive_all_retries_a_rejected_message_once_its_connection_exists(
+    push_rig: PushRig, receiver, put_connection
+) -> None:
+    from apicall.redrive import main
+
+    server = receiver()
+    push_rig.send(push("evt_early"))  # the connection does not exist yet
+    push_rig.trigger.drain(timeout_s=10)
+    receiver_connection(put_connection, "receiver", server.url)
+
+    assert main(["--all", "--dlq-url", push_rig.dlq_url, "--queue-url", push_rig.queue_url]) == 0
+    push_rig.trigger.drain(timeout_s=10)
+
+    assert server.ids() == ["evt_early"]
+    history = attempt_history("evt_early")
+    assert [(a["number"], a["outcome"]) for a in history] == [(1, "rejected"), (2, "delivered")]
+    assert push_rig.dead_letters() == []
+
+
+def test_redrive_dry_run_moves_nothing(push_rig: PushRig) -> None:
+    from apicall.redrive import redrive
+
+    push_rig.send("not json")
+    push_rig.trigger.drain(timeout_s=10)
+
+    result = redrive(push_rig.sqs, push_rig.dlq_url, push_rig.queue_url, dry_run=True)
+
+    assert len(result.moved) == 1 and result.moved[0].startswith("sqs:")
+    assert len(push_rig.dead_letters()) == 1

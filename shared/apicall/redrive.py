@@ -1,0 +1,158 @@
+"""Move dead-lettered Push messages back to the push queue, once the endpoint is fixed.
+
+    python -m apicall.redrive --all
+    python -m apicall.redrive --id evt_123 --id evt_456
+    python -m apicall.redrive --all --dry-run
+
+Queue URLs come from PUSH_DLQ_URL and PUSH_QUEUE_URL (or --dlq-url / --queue-url; the stack's
+outputs PushDeadLetterQueueUrl and PushQueueUrl). A moved message keeps its body and attributes,
+loses the rejection attributes, and carries `apicall-attempts-before`, so its attempts continue
+the numbering of its delivery history instead of starting again at 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from apicall.delivery import ATTEMPTS_BEFORE, REJECTED_REASON, SOURCE_MESSAGE_ID
+from apicall.settings import get_settings
+
+# Long enough to scan the whole queue before the first held message becomes visible again.
+SCAN_VISIBILITY_S = 120
+_DROPPED = (REJECTED_REASON, "apicall-rejected-field", SOURCE_MESSAGE_ID, ATTEMPTS_BEFORE)
+
+
+@dataclass
+class RedriveResult:
+    moved: list[str] = field(default_factory=list)  # Push ids (or SQS ids of unreadable bodies)
+    skipped: int = 0  # dead letters that did not match the ids asked for
+    dry_run: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "moved": len(self.moved),
+            "ids": self.moved,
+            "skipped": self.skipped,
+            "dry_run": self.dry_run,
+        }
+
+
+def redrive(
+    sqs: Any,
+    dlq_url: str,
+    queue_url: str,
+    *,
+    ids: Collection[str] | None = None,
+    dry_run: bool = False,
+    max_attempts: int | None = None,
+) -> RedriveResult:
+    """Move every dead letter (or those whose Push `id` is in `ids`) to the push queue.
+
+    A message is sent to the push queue before it is deleted from the DLQ, so a crash in between
+    duplicates it (which idempotency absorbs) rather than losing it.
+    """
+    max_attempts = max_attempts or get_settings().push_max_attempts
+    result = RedriveResult(dry_run=dry_run)
+    held: list[str] = []
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=dlq_url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=SCAN_VISIBILITY_S,
+            MessageAttributeNames=["All"],
+            WaitTimeSeconds=1,
+        ).get("Messages", [])
+        if not messages:
+            break
+        for message in messages:
+            push_id = _push_id(message)
+            if dry_run or (ids is not None and push_id not in ids):
+                held.append(message["ReceiptHandle"])
+                if ids is None or push_id in ids:
+                    result.moved.append(push_id)
+                else:
+                    result.skipped += 1
+                continue
+            sqs.send_message(
+                QueueUrl=queue_url,
+                MessageBody=message["Body"],
+                MessageAttributes=_attributes_for_retry(message, max_attempts),
+            )
+            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+            result.moved.append(push_id)
+    for receipt in held:  # let the ones left alone be seen again at once
+        sqs.change_message_visibility(QueueUrl=dlq_url, ReceiptHandle=receipt, VisibilityTimeout=0)
+    return result
+
+
+def _push_id(message: dict[str, Any]) -> str:
+    try:
+        value = json.loads(message["Body"]).get("id")
+    except (ValueError, AttributeError):
+        value = None
+    return value if isinstance(value, str) and value else f"sqs:{message['MessageId']}"
+
+
+def _attributes_for_retry(message: dict[str, Any], max_attempts: int) -> dict[str, Any]:
+    attributes = message.get("MessageAttributes", {})
+    before = attributes.get(ATTEMPTS_BEFORE, {}).get("StringValue", "0")
+    # A rejected message had one attempt; one the queue dead-lettered had all of them.
+    spent = 1 if REJECTED_REASON in attributes else max_attempts
+    kept = {
+        name: {key: value for key, value in attribute.items() if key in _ATTRIBUTE_KEYS}
+        for name, attribute in attributes.items()
+        if name not in _DROPPED
+    }
+    kept[ATTEMPTS_BEFORE] = {
+        "DataType": "Number",
+        "StringValue": str(int(before) + spent if before.isdigit() else spent),
+    }
+    return kept
+
+
+_ATTRIBUTE_KEYS = ("DataType", "StringValue", "BinaryValue")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m apicall.redrive",
+        description="Move dead-lettered Push messages back to the push queue.",
+    )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--all", action="store_true", help="every message in the DLQ")
+    which.add_argument(
+        "--id", action="append", dest="ids", metavar="ID", help="a Push message id (repeatable)"
+    )
+    settings = get_settings()
+    parser.add_argument("--dlq-url", default=settings.push_dlq_url, help="default PUSH_DLQ_URL")
+    parser.add_argument(
+        "--queue-url", default=settings.push_queue_url, help="default PUSH_QUEUE_URL"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="list, move nothing")
+    parser.add_argument("--endpoint-url", default=None, help="SQS endpoint (the local stack)")
+    args = parser.parse_args(argv)
+    if not args.dlq_url or not args.queue_url:
+        parser.error("give --dlq-url and --queue-url, or set PUSH_DLQ_URL and PUSH_QUEUE_URL")
+
+    import boto3
+
+    sqs = boto3.client("sqs", endpoint_url=args.endpoint_url)
+    result = redrive(
+        sqs,
+        args.dlq_url,
+        args.queue_url,
+        ids=set(args.ids) if args.ids else None,
+        dry_run=args.dry_run,
+    )
+    json.dump(result.to_dict(), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
