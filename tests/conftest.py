@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,11 +13,6 @@ from moto import mock_aws
 from local import infra
 
 REGION = "us-east-1"
-
-# Powertools reads these when apicall.observability is first imported, which test modules do at
-# collection time, before any fixture runs; without a namespace, log_metrics raises.
-os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "apicall-tests")
-os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "apicall-tests")
 
 
 @pytest.fixture(autouse=True)

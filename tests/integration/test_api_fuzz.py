@@ -1,0 +1,179 @@
+"""Generated bodies against every POST route of the test API: never a 5xx, every 4xx names a field.
+
+Requests that validate are really executed; their URLs are loopback or metadata addresses without
+a connection, which the URL guard refuses before any socket opens.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from functions.request import api
+from local.stack import LocalContext
+from tests.support.demo import load_event
+
+pytestmark = pytest.mark.usefixtures("tables")
+
+EXAMPLES_PER_ROUTE = 130  # 4 routes: 520 bodies
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+blocked_urls = st.sampled_from(
+    [
+        "http://127.0.0.1:9/x",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]:9/",
+        "http://0x7f.1/",
+    ]
+)
+request_specs = st.fixed_dictionaries(
+    {
+        "url": blocked_urls
+        | st.sampled_from(["/relative/{id}", "", "ftp://x"])
+        | st.text(max_size=10)
+    },
+    optional={
+        "method": st.sampled_from(["GET", "post", "HEAD", "BREW"]) | json_values,
+        "connection": st.sampled_from(["nope", "../etc", ""]) | json_values,
+        "query": json_values
+        | st.lists(st.tuples(st.text(max_size=5), st.text(max_size=5)), max_size=3),
+        "headers": json_values
+        | st.dictionaries(st.text(max_size=6), st.text(max_size=6), max_size=3),
+        "body": json_values
+        | st.fixed_dictionaries(
+            {
+                "type": st.sampled_from(
+                    ["json", "form", "raw", "binary", "multipart", "record", "x"]
+                )
+            },
+            optional={"value": json_values, "content": json_values, "fields": json_values},
+        ),
+        "response": json_values | st.fixed_dictionaries({"data_path": st.text(max_size=8)}),
+        "routes": json_values | st.lists(st.sampled_from(["200", "404", "abc", "999"]), max_size=3),
+        "success_codes": json_values | st.sampled_from(["2xx", "2xx,3xx", "9xx"]),
+        "timeout_s": json_values | st.floats(0.001, 2),
+    },
+)
+test_bodies = json_values | st.fixed_dictionaries(
+    {"request": request_specs | json_values},
+    optional={"values": json_values, "record": json_values, "remember": json_values},
+)
+schema_bodies = json_values | st.fixed_dictionaries(
+    {"sample": json_values},
+    optional={"data_path": st.sampled_from(["$.data[*]", "$", "$..x", "$[", "data"]) | json_values},
+)
+documents = json_values | st.fixed_dictionaries(
+    {
+        "openapi": st.sampled_from(["3.0.3", "3.1.0", "2.0", "4"]) | json_values,
+        "info": json_values | st.just({"title": "t", "version": "1"}),
+        "paths": json_values
+        | st.dictionaries(st.sampled_from(["/a", "/b/{id}", "x"]), json_values, max_size=2),
+    },
+    optional={"components": json_values, "servers": json_values},
+)
+discover_bodies = json_values | st.fixed_dictionaries(
+    {},
+    optional={
+        "openapi": documents | st.text(max_size=30),
+        "url": blocked_urls | json_values,
+        "connection": st.sampled_from(["nope", "a/../b"]) | json_values,
+    },
+)
+curl_bodies = json_values | st.fixed_dictionaries(
+    {
+        "command": st.text(max_size=40)
+        | st.builds(
+            lambda flags, tail: "curl " + " ".join(flags) + " " + tail,
+            st.lists(
+                st.sampled_from(
+                    [
+                        "-X",
+                        "-H",
+                        "-d",
+                        "-F",
+                        "-u",
+                        "-G",
+                        "-m",
+                        "--json",
+                        "-sSL",
+                        "'",
+                        '"',
+                        "--bogus",
+                        "-k",
+                    ]
+                ),
+                max_size=5,
+            ),
+            st.text(max_size=20) | blocked_urls,
+        )
+    }
+)
+
+
+def post(path: str, body: Any, *, raw: bool = False) -> tuple[int, Any]:
+    event = json.loads(json.dumps(load_event("api_curl.json")))
+    event["path"] = event["resource"] = event["requestContext"]["resourcePath"] = path
+    event["body"] = body if raw else json.dumps(body)
+    answer = api.handler(event, LocalContext("ApiFunction", 30))
+    return answer["statusCode"], json.loads(answer["body"])
+
+
+def check(status: int, answer: Any) -> None:
+    assert status < 500, answer
+    if status >= 400:
+        assert answer["error"]["fields"], answer
+        assert "Traceback" not in answer["error"]["message"]
+
+
+FUZZ = settings(
+    max_examples=EXAMPLES_PER_ROUTE,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@FUZZ
+@given(body=test_bodies)
+def test_fuzz_test_route(body: Any) -> None:
+    check(*post("/test", body))
+
+
+@FUZZ
+@given(body=schema_bodies)
+def test_fuzz_schema_route(body: Any) -> None:
+    check(*post("/schema", body))
+
+
+@FUZZ
+@given(body=discover_bodies)
+def test_fuzz_discover_route(body: Any) -> None:
+    check(*post("/discover", body))
+
+
+@FUZZ
+@given(body=curl_bodies)
+def test_fuzz_curl_route(body: Any) -> None:
+    check(*post("/curl", body))
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(text=st.text(max_size=40), path=st.sampled_from(["/test", "/schema", "/discover", "/curl"]))
+def test_fuzz_bodies_that_are_not_json(text: str, path: str) -> None:
+    check(*post(path, text, raw=True))
