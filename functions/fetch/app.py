@@ -1,0 +1,33 @@
+"""Fetch function: a scheduled FetchJob, or a continuation message from FetchContinuationQueue."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from apicall.fetching import fetch_continuation, fetch_scheduled, is_sqs_event
+from apicall.observability import logger, metrics, tracer
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if is_sqs_event(event):
+
+        def resume(record: SQSRecord) -> dict[str, Any]:
+            return fetch_continuation(record.body, context)
+
+        return dict(
+            process_partial_response(
+                event=event, record_handler=resume, processor=processor, context=context
+            )
+        )
+    return fetch_scheduled(event, context)
