@@ -37,12 +37,12 @@ STYLES = {
 
 
 @pytest.fixture
-def orders(demo_api: tuple[DemoAPI, str]) -> OrderSource:
+def orders(demo_api: tuple[DemoAPI, str]) -> OrderSource:  # noqa: F811
     return demo_api[0].orders
 
 
 @pytest.fixture
-def demo_url(demo_api: tuple[DemoAPI, str]) -> str:
+def demo_url(demo_api: tuple[DemoAPI, str]) -> str:  # noqa: F811
     return demo_api[1]
 
 
