@@ -28,10 +28,7 @@ HANDLER = "import functions.request.app\n"
 
 def sample(code: str) -> float:
     program = (
-        "import time\n"
-        "started = time.perf_counter()\n"
-        f"{code}"
-        "print(time.perf_counter() - started)\n"
+        f"import time\nstarted = time.perf_counter()\n{code}print(time.perf_counter() - started)\n"
     )
     env = {
         **os.environ,
@@ -43,7 +40,12 @@ def sample(code: str) -> float:
         "PYTHONDONTWRITEBYTECODE": "0",
     }
     out = subprocess.run(
-        [sys.executable, "-c", program], capture_output=True, text=True, check=True, env=env, cwd=ROOT
+        [sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=ROOT,
     )
     return float(out.stdout.strip().splitlines()[-1])
 

@@ -10,7 +10,6 @@ write, which is measured on its own against moto. Run: `python -m benchmarks.req
 from __future__ import annotations
 
 import json
-import statistics
 import subprocess
 import sys
 import time
@@ -79,7 +78,9 @@ def main(total: int = 2000) -> None:
         bare_url = f"{base}/customers/42"
 
         def run_bare() -> None:
-            response = bare.get(bare_url, params=[("expand", "tags")], headers={"Accept": "application/json"})
+            response = bare.get(
+                bare_url, params=[("expand", "tags")], headers={"Accept": "application/json"}
+            )
             response.json()
 
         def run_apicall() -> None:
@@ -105,7 +106,9 @@ def main(total: int = 2000) -> None:
             b = percentile(bare_times, q) * 1000
             a = percentile(apicall_times, q) * 1000
             print(f"{name}: bare httpx {b:.3f} ms, apicall execute {a:.3f} ms, ratio {a / b:.3f}")
-        print(f"requests: {len(bare_times)} bare + {len(apicall_times)} apicall, interleaved by 100")
+        print(
+            f"requests: {len(bare_times)} bare + {len(apicall_times)} apicall, interleaved by 100"
+        )
         print("target: p50 ratio <= 1.20")
     finally:
         server.terminate()

@@ -34,8 +34,12 @@ OAUTH_CLIENT_SECRET = "demo-client-secret-5d8e"
 Handler = Callable[..., Response]
 
 
-def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(payload), status=status, headers=headers, mimetype="application/json")
+def json_response(
+    payload: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        json.dumps(payload), status=status, headers=headers, mimetype="application/json"
+    )
 
 
 @dataclass

@@ -7,6 +7,7 @@ through (moto's) CloudFormation or, for fast tests, read for the properties of s
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import json
@@ -69,10 +70,8 @@ def zip_folder(folder: Path) -> bytes:
 
 def upload_code(s3: Any, template: dict[str, Any], bucket: str = ARTIFACTS_BUCKET) -> None:
     """Zip each local code folder into the artifacts bucket, as `sam package` would."""
-    try:
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket=bucket)
-    except s3.exceptions.BucketAlreadyOwnedByYou:
-        pass
     for logical_id, folder in code_folders(template).items():
         s3.put_object(Bucket=bucket, Key=f"{logical_id}.zip", Body=zip_folder(ROOT / folder))
 

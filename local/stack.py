@@ -93,7 +93,9 @@ class LocalStack:
         except secrets.exceptions.ResourceExistsException:
             secrets.put_secret_value(SecretId=secret_id, SecretString=json.dumps(connection))
 
-    def load_connections(self, variables: dict[str, str], folder: Path = CONNECTIONS_DIR) -> list[str]:
+    def load_connections(
+        self, variables: dict[str, str], folder: Path = CONNECTIONS_DIR
+    ) -> list[str]:
         """Create a secret for each `<name>.json` in `folder`, filling `${VAR}` from variables."""
         names = []
         for path in sorted(folder.glob("*.json")):
@@ -113,7 +115,9 @@ def _clear_layer_caches() -> None:
     parameters.clear_caches()
 
 
-def _deployed_functions(session: Any, translated: dict[str, Any], stack_name: str) -> dict[str, DeployedFunction]:
+def _deployed_functions(
+    session: Any, translated: dict[str, Any], stack_name: str
+) -> dict[str, DeployedFunction]:
     cloudformation = session.client("cloudformation")
     lambda_client = session.client("lambda")
     physical = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -10,9 +11,20 @@ import boto3
 import pytest
 from moto import mock_aws
 
+# Powertools reads these when the layer's logger and metrics are created, at import.
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "apicall-tests")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "apicall-tests")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+
+# Imported here, before tests/unit blocks sockets: importing the layer loads the X-Ray SDK,
+# which opens a UDP socket.
+from apicall import auth, settings, store
 from local import infra
 
 REGION = "us-east-1"
+
+# Fixtures for the demo API and its connections, usable from every test layer.
+pytest_plugins = ["tests.support.demo"]
 
 
 @pytest.fixture(autouse=True)
@@ -33,8 +45,6 @@ def _isolated_aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
 
 def _clear_caches() -> None:
     from aws_lambda_powertools.utilities import parameters
-
-    from apicall import auth, settings, store
 
     auth.clear_caches()
     settings.get_settings.cache_clear()

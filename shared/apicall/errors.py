@@ -7,6 +7,7 @@ route, an HTTP status or a batch failure lives in the module that answers (execu
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -108,10 +109,17 @@ class CapacityExceeded(UpstreamError):
     kind = "connection"
 
 
+# pydantic puts the member of a (non-discriminated) union it tried into an error's location, as a
+# type expression: `('query', 'list[tuple[str, str]]', 0)`. Users know fields, not types.
+_UNION_MEMBER = re.compile(r"^(str|int|float|bool|none|bytes|[a-z-]+\[.*\])$")
+
+
 def field_path(loc: tuple[int | str, ...]) -> str:
     """`('auth', 'token')` -> `auth.token`; `('query', 0, 1)` -> `query[0][1]`."""
     out = ""
     for part in loc:
+        if isinstance(part, str) and _UNION_MEMBER.match(part):
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
         else:

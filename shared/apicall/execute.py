@@ -25,6 +25,7 @@ from apicall.errors import (
 )
 from apicall.models import Connection, ErrorInfo, InvokeEvent, Outcome, RequestSpec
 from apicall.observability import MetricUnit, logger, metrics
+from apicall.ratelimit import RateLimiter
 from apicall.store import RunsStore, default_runs_store
 
 ConnectionLoader = Callable[[str], Connection]
@@ -87,13 +88,13 @@ class Execution:
         return Outcome(
             ok=False,
             route=route_for_error(error),
-            next=self.next_step(False),  # type: ignore[arg-type]
+            next=self.next_step(False),
             status=error.status,
             attempts=attempts,
             elapsed_ms=self.elapsed_ms(),
             skipped_fields=self.all_field_names(),
             error=ErrorInfo(
-                kind=error.kind,  # type: ignore[arg-type]
+                kind=error.kind,
                 message=message,
                 status=error.status,
                 field=error.field,
@@ -121,7 +122,7 @@ class Execution:
             error = UpstreamStatusError(_status_message(spec, response), status=response.status)
             return Outcome(
                 ok=False,
-                next=self.next_step(False),  # type: ignore[arg-type]
+                next=self.next_step(False),
                 body=body,
                 skipped_fields=self.all_field_names(),
                 error=ErrorInfo(kind="status", message=error.message, status=response.status),
@@ -196,6 +197,8 @@ def _run(
             follow_redirects=spec.follow_redirects,
             max_redirects=spec.max_redirects,
             client=http_client,
+            connection_name=spec.connection,
+            limiter=RateLimiter(store.table) if run.connection.rate_limit else None,
         )
         if spec.connection:
             # An OAuth access token fetched during send is a secret too.
@@ -211,7 +214,7 @@ def failed_before_start(error: ConfigError, run_id: str | None = None) -> Outcom
         ok=False,
         route="error",
         next="terminate",
-        error=ErrorInfo(kind=error.kind, message=error.message, field=error.field),  # type: ignore[arg-type]
+        error=ErrorInfo(kind=error.kind, message=error.message, field=error.field),
         run_id=run_id or uuid.uuid4().hex,
     )
 
@@ -220,7 +223,9 @@ def _emit_metrics(outcome: Outcome) -> None:
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
     if not outcome.ok:
         metrics.add_metric(name="RequestFailures", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="RequestLatency", unit=MetricUnit.Milliseconds, value=outcome.elapsed_ms)
+    metrics.add_metric(
+        name="RequestLatency", unit=MetricUnit.Milliseconds, value=outcome.elapsed_ms
+    )
 
 
 def _record(run: Execution, outcome: Outcome, store: RunsStore) -> None:
@@ -241,9 +246,14 @@ def _record(run: Execution, outcome: Outcome, store: RunsStore) -> None:
         },
     }
     try:
-        store.put_execution(_history_scope(run.spec, outgoing), run.run_id, auth.redact(summary, run.secrets))
+        store.put_execution(
+            _history_scope(run.spec, outgoing), run.run_id, auth.redact(summary, run.secrets)
+        )
     except Exception as exc:  # history is best effort: the API call itself already happened
-        logger.warning("execution history not written", extra={"run_id": run.run_id, "error": type(exc).__name__})
+        logger.warning(
+            "execution history not written",
+            extra={"run_id": run.run_id, "error": type(exc).__name__},
+        )
 
 
 def execute_event(event: Any, *, correlation_id: str | None = None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import pytest
 from apicall.store import RunsStore
 from functions.request import app
 from local.stack import LocalContext
-from tests.support.demo import demo_api, demo_connections, load_event  # noqa: F401
+from tests.support.demo import load_event
 
 pytestmark = pytest.mark.usefixtures("tables", "demo_connections")
 
@@ -88,7 +88,7 @@ def test_binary_upload_sends_decoded_bytes() -> None:
     outcome = invoke(load_event("request_binary_upload.json"))
 
     assert outcome["body"]["content_type"] == "application/pdf"
-    assert outcome["data"]["size"] == 80
+    assert outcome["data"]["size"] == 78
 
 
 def test_oauth_client_credentials_fetches_a_token_once(demo_api) -> None:

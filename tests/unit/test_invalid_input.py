@@ -51,7 +51,7 @@ CASES = [
     ("request.connection", None, "request"),  # a relative url needs a connection
     ("request.connection", 7, "request.connection"),
     ("request.query", "status=active", "request.query"),
-    ("request.query", [["a"]], "request.query"),
+    ("request.query", [["a"]], "request.query[0][1]"),
     ("request.headers", {"X-A": 1}, "request.headers.X-A"),
     ("request.headers", ["Accept"], "request.headers"),
     ("request.body", {"type": "xml"}, "request.body"),
@@ -62,7 +62,7 @@ CASES = [
         {"type": "multipart", "files": [{"name": "f", "filename": "a"}]},
         "request.body.multipart.files[0]",
     ),
-    ("request.body", {"type": "form", "fields": {"a": {"b": 1}}}, "request.body.form.fields"),
+    ("request.body", {"type": "form", "fields": {"a": {"b": 1}}}, "request.body.form.fields.a"),
     ("request.timeout_s", -1, "request.timeout_s"),
     ("request.timeout_s", 10_000, "request.timeout_s"),
     ("request.success_codes", "2xxx", "request.success_codes"),
@@ -108,11 +108,23 @@ def test_event_that_is_not_an_invoke_object_is_refused(event: Any) -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
     max_leaves=8,
 )
 spec_keys = st.sampled_from(
-    ["url", "method", "query", "headers", "body", "timeout_s", "routes", "success_codes", "response"]
+    [
+        "url",
+        "method",
+        "query",
+        "headers",
+        "body",
+        "timeout_s",
+        "routes",
+        "success_codes",
+        "response",
+    ]
 )
 
 
