@@ -39,7 +39,8 @@ from apicall.errors import (
     UpstreamTimeout,
 )
 from apicall.guard import Guard, safe_url
-from apicall.models import Connection, RetryPolicy
+from apicall.models import Connection, RateLimit, RetryPolicy
+from apicall.ratelimit import RateLimiter
 
 if TYPE_CHECKING:  # templating is not needed to send, only to describe what is sent
     from apicall.templating import OutgoingRequest
@@ -169,6 +170,25 @@ class _Call:
     deadline: float
 
 
+@dataclass(frozen=True)
+class _Permits:
+    """The shared rate limit of a named connection, asked before every request sent."""
+
+    limiter: RateLimiter
+    connection: str
+    limit: RateLimit
+
+    def acquire(self, deadline: float) -> None:
+        self.limiter.acquire(self.connection, self.limit, deadline=deadline)
+
+    def pause_for(self, response: httpx.Response) -> None:
+        # A 429's Retry-After speaks for the API's limit on the whole connection.
+        if response.status_code == 429:
+            after = retry_after_s(response.headers.get("retry-after"))
+            if after:
+                self.limiter.pause(self.connection, after)
+
+
 # Set by `send` for the duration of one call; read by the backend in the same thread.
 _current_call: contextvars.ContextVar[_Call | None] = contextvars.ContextVar(
     "apicall_current_call", default=None
@@ -260,13 +280,20 @@ def send(
     max_redirects: int = 5,
     client: httpx.Client | None = None,
     guard: Guard | None = None,
+    connection_name: str | None = None,
+    limiter: RateLimiter | None = None,
 ) -> HttpResponse:
     """Send `request` within `timeout_s` in total, retrying, redirecting and reading a capped body.
 
     `guard` defaults to the connection's policy; tests pass `Guard(permit_loopback=True)`.
+    A connection with a `rate_limit` is limited when it is named (`connection_name`): every
+    request waits for a grant of `limiter` (RunsTable's by default) within the deadline.
     """
     started = time.monotonic()
     call = _Call(guard or _GUARDS[connection.allow_private_network], started + timeout_s)
+    permits = None
+    if connection_name and connection.rate_limit:
+        permits = _Permits(limiter or RateLimiter(), connection_name, connection.rate_limit)
     exchange = _Exchange(
         client=client or get_client(connection),
         call=call,
@@ -274,6 +301,7 @@ def send(
         max_bytes=max_bytes,
         truncate=truncate,
         max_redirects=max_redirects if follow_redirects else 0,
+        permits=permits,
     )
     token = _current_call.set(call)
     try:
@@ -354,6 +382,7 @@ class _Exchange:
     max_bytes: int
     truncate: bool
     max_redirects: int
+    permits: _Permits | None = None
 
     def run(self, request: OutgoingRequest) -> HttpResponse:
         url = _url(request.url)
@@ -393,6 +422,8 @@ class _Exchange:
         auth: httpx.Auth | None,
     ) -> httpx.Response:
         self.call.guard.check_url(url)
+        if self.permits:  # every hop counts: a redirect to the same API is one more request
+            self.permits.acquire(self.call.deadline)
         remaining = self.call.deadline - time.monotonic()
         if remaining <= 0:
             raise UpstreamTimeout("the request's deadline passed", url=safe_url(url))
@@ -401,7 +432,10 @@ class _Exchange:
             built = self.client.build_request(
                 method, url, headers=headers, extensions={"timeout": timeout}, **body
             )
-            return self.client.send(built, auth=auth, stream=True, follow_redirects=False)
+            response = self.client.send(built, auth=auth, stream=True, follow_redirects=False)
+        if self.permits:
+            self.permits.pause_for(response)
+        return response
 
     def _read(self, response: httpx.Response) -> HttpResponse:
         try:

@@ -2,6 +2,9 @@
 
 import pytest_socket
 
+# Built before sockets are disabled: the X-Ray tracer opens its UDP emitter socket on creation.
+import apicall.observability  # noqa: F401
+
 
 def pytest_runtest_setup() -> None:
     pytest_socket.disable_socket(allow_unix_socket=True)
