@@ -6,9 +6,6 @@ OAuth consent, and describe itself at /openapi.json and /docs. Each route is one
 import os
 from typing import Annotated, Any
 
-from apicall import consent, testapi
-from apicall.errors import ApicallError, field_path
-from apicall.observability import logger, metrics, tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -16,6 +13,10 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from apicall import consent, testapi
+from apicall.errors import ApicallError, field_path
+from apicall.observability import logger, metrics, tracer
 
 TITLE = "apicall test API"
 _SOURCES = {("body",), ("query",), ("path",), ("header",)}

@@ -12,10 +12,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from apicall.connections import load_connection
 from pytest_httpserver import HTTPServer
 from werkzeug.wrappers import Request, Response
 
+from apicall.connections import load_connection
 from functions.request import api
 from local.demo_api import BEARER_TOKEN
 from local.stack import LocalContext

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from apicall.errors import ConfigError
 from apicall.models import RequestSpec
 from apicall.openapi import discover, load_document

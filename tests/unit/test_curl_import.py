@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from apicall.curl_import import parse_curl
 from apicall.errors import ConfigError
 
