@@ -1,6 +1,8 @@
 # apicall: `make test` and `make demo` work on a fresh machine with only Python 3.11+.
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3)
+# The first interpreter that really runs and is 3.11+ (a pyenv shim may exist and still fail).
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { echo $$p; break; }; done)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
@@ -10,9 +12,11 @@ STAMP := $(VENV)/.installed-stamp
 install: $(STAMP)
 
 $(STAMP): requirements-dev.txt shared/requirements.txt constraints.txt
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "apicall needs Python 3.11 or newer")'
+	@test -n "$(PYTHON)" || { echo "apicall needs Python 3.11 or newer on PATH" >&2; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	@# The layer (shared/) and the repository root on the venv's path, as an editable install would.
+	$(PY) -c 'import pathlib, sys, sysconfig; pathlib.Path(sysconfig.get_paths()["purelib"], "apicall-dev.pth").write_text("\n".join(sys.argv[1:]) + "\n")' "$(CURDIR)/shared" "$(CURDIR)"
 	touch $(STAMP)
 
 lint: install

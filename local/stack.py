@@ -145,8 +145,12 @@ def _deployed_functions(
 
 @contextmanager
 def moto_server(port: int | None = None) -> Iterator[str]:
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    # moto's server logs every AWS call through werkzeug; the demo prints its own progress.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     port = port or free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -173,6 +177,8 @@ def local_stack(
                 "AWS_DEFAULT_REGION": REGION,
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_NAMESPACE": "apicall-local",
+                # EMF metric lines are for CloudWatch; locally they would drown the output.
+                "POWERTOOLS_METRICS_DISABLED": "true",
             }
         )
         try:
