@@ -175,12 +175,32 @@ def is_singular(path: str, *, field: str) -> bool:
     return bool(getattr(compiled, "singular_query", lambda: False)())
 
 
+_MEMBER_PATH = re.compile(r"^\$(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+@functools.lru_cache(maxsize=512)
+def _member_names(path: str) -> tuple[str, ...] | None:
+    """`$.a.b` -> ("a", "b"); None for any path that is not plain member names."""
+    return tuple(path.split(".")[1:]) if _MEMBER_PATH.match(path) else None
+
+
 def extract(document: Any, path: str, *, field: str) -> list[Any]:
     """Every value `path` matches in `document`, in document order.
 
     Raises ConfigError for a bad path and InvalidResponse when the document cannot be searched
     (too deeply nested, for instance).
     """
+    names = _member_names(path)
+    if names is not None:
+        # `$.a.b` selects member a, then b, of objects only (RFC 9535 name selectors): a walk
+        # through dicts gives the same answer without the engine's per-node bookkeeping, which
+        # dominates mapping time when a fetch maps 100,000 records.
+        value = document
+        for name in names:
+            if not isinstance(value, dict) or name not in value:
+                return []
+            value = value[name]
+        return [value]
     import jsonpath
 
     compiled = compile_path(path, field=field)
