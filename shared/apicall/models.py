@@ -17,7 +17,8 @@ STATUS_CLASS = re.compile(r"^[1-5]xx$")
 
 
 class Contract(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # Schemas are built on first use: a function pays only for the contracts it validates.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 # --- Connection ---------------------------------------------------------------------------------
