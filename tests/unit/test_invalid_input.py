@@ -38,7 +38,14 @@ def with_change(path: str, value: Any) -> dict[str, Any]:
     return event
 
 
-DELETE = object()
+class _Delete:
+    """Marks a field to remove; its repr keeps test ids stable across processes."""
+
+    def __repr__(self) -> str:
+        return "DELETE"
+
+
+DELETE = _Delete()
 
 CASES = [
     ("request", DELETE, "request"),
