@@ -7,7 +7,7 @@ In the same run this measures:
 2. `run_fetch` with writes going nowhere (records and checkpoints to in-memory sinks): the
    fetch-and-map path, as records/s and as a ratio to (1);
 3. `run_fetch` with moto DynamoDB for RecordsTable and RunsTable, and its BatchWriteItem calls;
-4. peak memory (ru_maxrss of a fresh child process) of (2) for 100,000 and 500,000 records.
+4. peak memory (VmHWM of a fresh child process) of (2) for 100,000 and 500,000 records.
 
 Run: `python -m benchmarks.fetch_throughput` (add `--quick` for 10,000 records).
 """
@@ -161,15 +161,20 @@ def fetch_to_moto(url: str) -> tuple[int, float, int, int]:
 
 
 def peak_memory_mb(url: str, records: int) -> float:
-    """ru_maxrss of a fresh interpreter that fetches `records` records with writes nowhere."""
+    """Peak RSS (VmHWM) of a fresh interpreter that fetches `records` records, writes nowhere.
+
+    VmHWM belongs to the new process image; ru_maxrss would also count the parent's pages the
+    child had before exec.
+    """
     code = (
-        "import resource, sys\n"
-        "from benchmarks.fetch_throughput import fetch_nowhere, MemoryTable\n"
+        "from benchmarks.fetch_throughput import fetch_nowhere\n"
         f"n, _ = fetch_nowhere({url!r})\n"
         f"assert n == {records}, n\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+        "status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
+        "print(int(status.split()[0]) / 1024)\n"
     )
     env = {"PYTHONPATH": f"{ROOT / 'shared'}:{ROOT}", "PATH": "/usr/bin:/bin"}
+    env["POWERTOOLS_LOG_LEVEL"] = "WARNING"
     output = subprocess.run(
         [sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env
     ).stdout

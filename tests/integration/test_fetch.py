@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -20,6 +20,7 @@ from apicall.store import RecordsWriter, RunsStore
 from functions.fetch import app
 from local.demo_api import API_KEY, DemoAPI
 from local.demo_pagination import OrderSource, order
+from local.sqs_trigger import SqsTrigger
 from local.stack import LocalContext
 from tests.support.demo import demo_api, demo_connections, load_event  # noqa: F401
 
@@ -306,41 +307,6 @@ def continuation_queue(aws: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> I
     yield url
 
 
-def drain(queue_url: str, run: Callable[[dict[str, Any]], Any]) -> int:
-    """Deliver every queued continuation to the handler as Lambda's SQS poller would."""
-    sqs = boto3.client("sqs")
-    delivered = 0
-    while True:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1).get(
-            "Messages", []
-        )
-        if not messages:
-            return delivered
-        message = messages[0]
-        answer = run(_sqs_event(message, queue_url))
-        assert answer == {"batchItemFailures": []}
-        sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        delivered += 1
-
-
-def _sqs_event(message: dict[str, Any], queue_url: str) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": message["MessageId"],
-                "receiptHandle": message["ReceiptHandle"],
-                "body": message["Body"],
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "md5OfBody": message["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:fetch-continuations",
-                "awsRegion": "us-east-1",
-            }
-        ]
-    }
-
-
 def test_a_tiny_time_budget_splits_the_run_across_invocations(
     orders, tables, continuation_queue
 ) -> None:
@@ -350,10 +316,22 @@ def test_a_tiny_time_budget_splits_the_run_across_invocations(
     event["pagination"]["limit"] = 20
     budget_s = fetching.DEFAULT_RESERVE_MS / 1000 + 0.15
 
+    trigger = SqsTrigger(
+        boto3.client("sqs"),
+        continuation_queue,
+        app.handler,
+        batch_size=1,
+        function_timeout_s=budget_s,
+        function_name="FetchFunction",
+    )
+
     first = invoke(event, budget_s=budget_s)
-    continuations = drain(continuation_queue, lambda e: invoke(e, budget_s=budget_s))
+    while trigger.poll():
+        pass
+    continuations = trigger.invocations
 
     assert first["status"] == "continued"
+    assert trigger.errors == [] and trigger.pending() == 0
     assert continuations >= 2
     summary = summary_of(first, tables)
     assert summary["status"] == "succeeded" and summary["invocations"] == continuations + 1
