@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from apicall.errors import ConfigError, InvalidResponse
 from apicall.models import FetchJob
 from apicall.pagination import (
