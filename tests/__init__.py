@@ -7,3 +7,4 @@ import os
 # raises. The package is imported before any conftest, so this runs first.
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "apicall-tests")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "apicall-tests")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
-
-# Powertools reads these when the layer's logger and metrics are created, at import.
-os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "apicall-tests")
-os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "apicall-tests")
-os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 # Imported here, before tests/unit blocks sockets: importing the layer loads the X-Ray SDK,
 # which opens a UDP socket.

@@ -6,11 +6,18 @@ POWERTOOLS_METRICS_NAMESPACE (set in template.yaml Globals).
 
 from __future__ import annotations
 
+import logging
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+
+# These libraries log full URLs (query API keys), headers and AWS response bodies (secret values)
+# at INFO and DEBUG. Turning the root logger up to debug apicall must not leak credentials.
+for _name in ("httpx", "httpcore", "botocore", "boto3", "urllib3", "authlib"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 __all__ = ["MetricUnit", "logger", "metrics", "tracer"]
