@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import email.utils
+import functools
 import os
 import random
 import ssl
@@ -17,7 +18,7 @@ import tempfile
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -193,6 +194,12 @@ class _Permits:
 _current_call: contextvars.ContextVar[_Call | None] = contextvars.ContextVar(
     "apicall_current_call", default=None
 )
+# Set by `_Exchange._open` while a hop's rate-limit permit is still to be taken. The stream takes
+# it just before writing the request, so a grant is stamped when the request leaves, not before a
+# connect and TLS handshake of unknown length: the API sees the spacing the limiter kept.
+_permit_due: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
+    "apicall_permit_due", default=None
+)
 
 
 def _clamp(timeout: float | None) -> float | None:
@@ -213,6 +220,10 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._stream.read(max_bytes, _clamp(timeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        take_permit = _permit_due.get()
+        if take_permit is not None:
+            _permit_due.set(None)
+            take_permit()
         self._stream.write(buffer, _clamp(timeout))
 
     def close(self) -> None:
@@ -422,17 +433,26 @@ class _Exchange:
         auth: httpx.Auth | None,
     ) -> httpx.Response:
         self.call.guard.check_url(url)
+        due = None
         if self.permits:  # every hop counts: a redirect to the same API is one more request
-            self.permits.acquire(self.call.deadline)
-        remaining = self.call.deadline - time.monotonic()
-        if remaining <= 0:
-            raise UpstreamTimeout("the request's deadline passed", url=safe_url(url))
-        timeout = {"connect": remaining, "read": remaining, "write": remaining, "pool": remaining}
-        with _translated(url):
-            built = self.client.build_request(
-                method, url, headers=headers, extensions={"timeout": timeout}, **body
-            )
-            response = self.client.send(built, auth=auth, stream=True, follow_redirects=False)
+            take_permit = functools.partial(self.permits.acquire, self.call.deadline)
+            if _writes_through_backend(self.client):
+                due = _permit_due.set(take_permit)
+            else:
+                take_permit()
+        try:
+            remaining = self.call.deadline - time.monotonic()
+            if remaining <= 0:
+                raise UpstreamTimeout("the request's deadline passed", url=safe_url(url))
+            timeout = dict.fromkeys(("connect", "read", "write", "pool"), remaining)
+            with _translated(url):
+                built = self.client.build_request(
+                    method, url, headers=headers, extensions={"timeout": timeout}, **body
+                )
+                response = self.client.send(built, auth=auth, stream=True, follow_redirects=False)
+        finally:
+            if due is not None:  # not taken when no byte was written (the connect failed)
+                _permit_due.reset(due)
         if self.permits:
             self.permits.pause_for(response)
         return response
@@ -461,6 +481,12 @@ class _Exchange:
             elapsed_ms=0,
             reason_phrase=response.reason_phrase,
         )
+
+
+def _writes_through_backend(client: httpx.Client) -> bool:
+    """The client writes through `_GuardedBackend` (an injected client may not)."""
+    pool = getattr(client._transport, "_pool", None)
+    return isinstance(getattr(pool, "_network_backend", None), _GuardedBackend)
 
 
 def _url(value: str) -> httpx.URL:

@@ -19,6 +19,7 @@ waits, not only the one that was told.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,8 +37,8 @@ IDLE_TTL_S = 86400
 
 def margin_s(limit: RateLimit) -> float:
     """Slack added to the window: covers clock skew between containers and the time between a
-    grant and the request reaching the API (a 5% slower rate, at most 0.25 s)."""
-    return min(0.25, 0.05 * limit.per_s)
+    grant and the request reaching the API (5% of the window, from 0.05 s to 0.25 s)."""
+    return min(0.25, max(0.05, 0.05 * limit.per_s))
 
 
 @dataclass(frozen=True)
@@ -104,10 +105,19 @@ def _encode(buckets: tuple[Bucket, ...]) -> str:
 # Last state seen per (table, connection), shared by the threads of a container: a warm caller
 # writes on the version it already knows instead of reading first.
 _seen: dict[tuple[str, str], LimiterState] = {}
+# One caller per container and connection asks DynamoDB at a time; the container's other threads
+# queue here instead of racing it, which would only add failed conditional writes.
+_turns: dict[tuple[str, str], threading.Lock] = {}
+_turns_lock = threading.Lock()
 
 
 def clear_cache() -> None:
     _seen.clear()
+
+
+def _turn(key: tuple[str, str]) -> threading.Lock:
+    with _turns_lock:
+        return _turns.setdefault(key, threading.Lock())
 
 
 class RateLimiter:
@@ -140,7 +150,21 @@ class RateLimiter:
         """Wait for a grant; CapacityExceeded if none comes before `deadline` (monotonic)."""
         table = self.table
         key = (table.name, connection)
+        turn = _turn(key)
+        if not turn.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise self._exhausted(connection, limit, paused=False)
+        try:
+            self._acquire(table, key, limit, deadline)
+        finally:
+            turn.release()
+
+    def _acquire(self, table: Any, key: tuple[str, str], limit: RateLimit, deadline: float) -> None:
+        connection = key[1]
         window_ms = int((limit.per_s + margin_s(limit)) * 1000)
+        # A grant is stamped when it is asked for. One answered later than this would reach the
+        # API later than its stamp says, eating into the margin: it is left unused (it still
+        # counts, so the limit holds) and another is asked for.
+        max_late_ms = int(margin_s(limit) * 500)
         while True:
             state = _seen.get(key, LimiterState())
             now_ms = self._now_ms()
@@ -157,7 +181,8 @@ class RateLimiter:
                 continue
             if time.monotonic() > deadline:
                 raise self._exhausted(connection, limit, paused=False)
-            if self._write_grant(table, key, state, now_ms, window_ms):
+            granted = self._write_grant(table, key, state, now_ms, window_ms)
+            if granted and self._now_ms() - now_ms <= max_late_ms:
                 return
 
     def pause(self, connection: str, seconds: float) -> None:
