@@ -46,6 +46,7 @@ from apicall.errors import (
 from apicall.guard import Guard, safe_url
 from apicall.models import Connection, PushMessage, PushTarget, RequestSpec
 from apicall.observability import MetricUnit, logger, metrics
+from apicall.ratelimit import RateLimiter
 from apicall.settings import Settings, get_settings
 from apicall.store import RunsStore, default_runs_store
 
@@ -502,6 +503,8 @@ class Deliverer:
             follow_redirects=False,
             client=self.http_client,
             guard=self.guard,
+            connection_name=target.connection,
+            limiter=RateLimiter(self.store.table) if connection.rate_limit else None,
         )
         if not client.is_success(response.status, target.success_codes):
             reason = response.reason_phrase or httpx.codes.get_reason_phrase(response.status)

@@ -43,6 +43,7 @@ from apicall.errors import (
 from apicall.models import Connection, FetchJob
 from apicall.observability import MetricUnit, logger, metrics
 from apicall.pagination import Page, Paginator, Position, paginator_for, with_params
+from apicall.ratelimit import RateLimiter
 from apicall.settings import get_settings
 from apicall.store import RecordsWriter, RunsStore, WriteReport, default_runs_store, to_dynamo
 
@@ -121,6 +122,7 @@ class PageFetcher:
         *,
         http_auth: httpx.Auth | None,
         http_client: httpx.Client | None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.job = job
         self.connection = connection
@@ -128,6 +130,7 @@ class PageFetcher:
         self.paginator = paginator
         self.http_auth = http_auth
         self.http_client = http_client
+        self.limiter = limiter
 
     def fetch(self, position: Position) -> FetchedPage:
         spec = self.job.request
@@ -142,6 +145,8 @@ class PageFetcher:
             follow_redirects=spec.follow_redirects,
             max_redirects=spec.max_redirects,
             client=self.http_client,
+            connection_name=spec.connection,
+            limiter=self.limiter,
         )
         if not client.is_success(response.status, spec.success_codes):
             reason = spec.errors.get(str(response.status)) or httpx.codes.get_reason_phrase(
@@ -532,6 +537,7 @@ class FetchRun:
             if spec.connection
             else None,
             http_client=http_client,
+            limiter=RateLimiter(self.checkpoints.runs.table) if connection.rate_limit else None,
         )
 
     def _pages(
