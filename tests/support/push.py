@@ -234,3 +234,49 @@ def push_rig(
 def receiver_connection(put_connection: Callable[..., str], name: str, url: str) -> None:
     """A connection to a local receiver (the guard allows loopback only when told to)."""
     put_connection(name, {"base_url": url, "allow_private_network": True})
+
+
+@pytest.fixture
+def moto_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto's server in its own process, so its CPU work does not compete with the handler's.
+
+    The tables of template.yaml are created in it; AWS_ENDPOINT_URL points every client at it.
+    """
+    import subprocess
+    import sys
+
+    from tests.support.servers import free_port, wait_for_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        endpoint = f"http://127.0.0.1:{port}"
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        env_names = {"RunsTable": "RUNS_TABLE", "IdempotencyTable": "IDEMPOTENCY_TABLE"}
+        for logical_id, properties in infra.table_definitions().items():
+            infra.create_table(client, f"test-{logical_id}", properties)
+            if logical_id in env_names:
+                monkeypatch.setenv(env_names[logical_id], f"test-{logical_id}")
+        from apicall import store
+
+        store._dynamodb.cache_clear()
+        store.default_runs_store.cache_clear()
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def put_connection_to(name: str, connection: dict[str, Any]) -> None:
+    """Store a connection secret in whatever AWS the environment points at."""
+    from aws_lambda_powertools.utilities import parameters
+
+    client = boto3.client("secretsmanager", region_name="us-east-1")
+    client.create_secret(Name=f"apicall/connections/{name}", SecretString=json.dumps(connection))
+    parameters.clear_caches()
