@@ -72,7 +72,14 @@ class Execution:
         self.started = time.monotonic()
         self.connection: Connection = _NO_CONNECTION
         self.outgoing: templating.OutgoingRequest | None = None
-        self.secrets: set[str] = set()
+        self._secrets: set[str] | None = None
+
+    @property
+    def secrets(self) -> set[str]:
+        """The connection's credentials, read once the request is done (OAuth tokens included)."""
+        if self._secrets is None:
+            self._secrets = auth.secret_values(self.connection) if self.spec.connection else set()
+        return self._secrets
 
     def elapsed_ms(self) -> int:
         return int((time.monotonic() - self.started) * 1000)
@@ -156,7 +163,6 @@ def execute(
     run = Execution(invocation, uuid.uuid4().hex)
     store = store if store is not None else default_runs_store()
     outcome = _run(run, http_client, store, connections, retries, missing_values, fill_report)
-    _emit_metrics(outcome)
     if record_history:
         _record(run, outcome, store)
     return outcome
@@ -175,7 +181,6 @@ def _run(
     try:
         if spec.connection:
             run.connection = connections(spec.connection)
-            run.secrets = auth.secret_values(run.connection)
         run.outgoing = templating.render_request(
             spec,
             run.invocation.values,
@@ -200,9 +205,6 @@ def _run(
             connection_name=spec.connection,
             limiter=RateLimiter(store.table) if run.connection.rate_limit else None,
         )
-        if spec.connection:
-            # An OAuth access token fetched during send is a secret too.
-            run.secrets = auth.secret_values(run.connection)
         return run.answered(response)
     except ApicallError as error:
         return run.failed(error, attempts=getattr(error, "attempts", 1 if run.outgoing else 0))
@@ -270,4 +272,7 @@ def execute_event(event: Any, *, correlation_id: str | None = None) -> dict[str,
     except ValidationError as exc:
         return failed_before_start(config_error_from(exc, what="invoke event")).model_dump()
     logger.set_correlation_id(invocation.correlation_id or correlation_id)
-    return execute(invocation).model_dump()
+    outcome = execute(invocation)
+    # Counted here, for direct invokes only: a builder's POST /test is not production traffic.
+    _emit_metrics(outcome)
+    return outcome.model_dump()

@@ -171,6 +171,8 @@ def is_singular(path: str, *, field: str) -> bool:
     A singular data_path gives the value it matched; any other gives the list of its matches,
     so that `$.items[?@.price > 10]` gives rows even when one item passes the filter.
     """
+    if _member_names(path) is not None:
+        return True
     compiled = compile_path(path, field=field)
     return bool(getattr(compiled, "singular_query", lambda: False)())
 
