@@ -25,7 +25,8 @@ from local.stack import free_port
 # client side. It answers every GET with the same JSON document.
 SERVER = """
 import asyncio, json, sys
-BODY = json.dumps({"data": {"id": "42", "name": "Ada", "balance": 12.5, "tags": ["a", "b"]}}).encode()
+DOC = {"data": {"id": "42", "name": "Ada", "balance": 12.5, "tags": ["a", "b"]}}
+BODY = json.dumps(DOC).encode()
 HEAD = (
     b"HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\n"
     b"Content-Length: " + str(len(BODY)).encode() + b"\\r\\n\\r\\n"

@@ -9,18 +9,15 @@ JSON document is worse than saying so.
 
 from __future__ import annotations
 
-import functools
-
 import base64
 import binascii
+import functools
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
-
-import httpx
 
 from apicall.errors import InvalidRequest
 from apicall.models import (
