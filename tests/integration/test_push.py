@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
-from apicall.delivery import attempt_history
+from standardwebhooks.webhooks import Webhook
 
+from apicall.delivery import attempt_history
 from tests.support.push import PushRig, receiver_connection
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+KEY = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 def push(message_id: str, path: str = "/hooks", **target: Any) -> dict[str, Any]:
@@ -306,3 +311,31 @@ def test_redrive_dry_run_moves_nothing(push_rig: PushRig) -> None:
 
     assert len(result.moved) == 1 and result.moved[0].startswith("sqs:")
     assert len(push_rig.dead_letters()) == 1
+
+
+def test_the_sample_batch_event_delivers_valid_records_and_dead_letters_bad_ones(
+    push_rig: PushRig, receiver, put_connection, aws
+) -> None:
+    # GIVEN events/push_batch.json with its connections and signing secret on a local receiver
+    server = receiver()
+    for name in ("demo-bearer", "demo-basic"):
+        receiver_connection(put_connection, name, server.url)
+    receiver_connection(put_connection, "hooks-example", server.url)
+    aws.client("secretsmanager").create_secret(
+        Name="apicall/signing/demo-hooks", SecretString=json.dumps({"key": KEY})
+    )
+    records = json.loads((EVENTS / "push_batch.json").read_text())["Records"]
+    for record in records:
+        body = record["body"]
+        if "hooks.example.com" in body:  # a public URL in the sample: send it to the receiver
+            message = json.loads(body)
+            message["target"].update(connection="hooks-example", url="/in")
+            body = json.dumps(message)
+        push_rig.send(body)
+
+    push_rig.trigger.drain(timeout_s=10)
+
+    assert sorted(server.ids()) == ["evt_form_1", "evt_json_1", "evt_signed_1"]
+    signed = next(r for r in server.requests if r.id == "evt_signed_1")
+    Webhook(KEY).verify(signed.body, signed.headers)
+    assert len(push_rig.dead_letters()) == 2
