@@ -10,6 +10,7 @@ Its own process keeps the timestamps free of the callers' GIL contention.
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import threading
@@ -58,4 +59,5 @@ def arrivals(base_url: str) -> list[tuple[float, str, str | None]]:
 
 
 if __name__ == "__main__":
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     make_server("127.0.0.1", int(sys.argv[1]), app, threaded=True).serve_forever()
