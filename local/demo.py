@@ -1,23 +1,43 @@
 """`make demo`: the whole suite on this machine, driven the way AWS drives it.
 
 Starts the demo third-party API and a moto server on 127.0.0.1, creates the stack from
-template.yaml, stores the demo connections as secrets, then runs each use of apicall through its
-trigger and prints what happened. Ends by itself and leaves no process behind.
+template.yaml, stores the demo connections as secrets, starts the stack's triggers (SQS event
+source mappings, schedule rules, the REST API), then runs each use of apicall through its trigger
+and prints what happened:
+
+1. requests: RequestFunction invoked directly with every events/request_*.json;
+2. fetches: one schedule rule per events/fetch_*.json (one per pagination style) put on the
+   stack's EventBridge and fired with the template's own rules, records counted in RecordsTable
+   against what the demo API served;
+3. pushes: messages sent to PushQueue and delivered by the SQS trigger to the demo receiver, some
+   after failed attempts, one dead-lettered after 10, one rejected as invalid;
+4. the test API: /test, /schema and /discover called over HTTP with the API key, /test without.
+
+Ends by itself and leaves no process behind: everything runs on threads of this process.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from local.demo_api import DemoAPI, serve
-from local.stack import LocalStack, local_stack
+from local.schedules import Firing
+from local.stack import CONNECTIONS_DIR, LocalStack, local_stack
+from local.triggers import Triggers, running_triggers
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
+# The delays before push attempts 2, 3, ... in the demo (the template's start at 10 s).
+DEMO_RETRY_SCHEDULE = "1"
 
 
 def say(message: str) -> None:
@@ -35,6 +55,81 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
 def _short(value: Any, limit: int = 60) -> str:
     text = json.dumps(value, default=str) if not isinstance(value, str) else value
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- the environment -----------------------------------------------------------------------------
+
+
+@dataclass
+class Demo:
+    app: DemoAPI
+    url: str
+    stack: LocalStack
+    triggers: Triggers
+    connections: list[str]
+
+
+@contextmanager
+def running_demo(
+    *,
+    connections: Path = CONNECTIONS_DIR,
+    log_level: str = "WARNING",
+    push_retry_schedule: str | None = DEMO_RETRY_SCHEDULE,
+    schedules: bool = False,
+    api_port: int = 0,
+    concurrency: int | dict[str, int] = 2,
+    on_fire: Any = None,
+) -> Iterator[Demo]:
+    """The demo API, the local stack with the connections stored, and the triggers running."""
+    app = DemoAPI()
+    server = serve(app)
+    url = f"http://127.0.0.1:{server.port}"
+    try:
+        # The template's LogLevel parameter: the functions' JSON logs would drown the summary.
+        with local_stack(parameters={"LogLevel": log_level}) as stack:
+            names = stack.load_connections({**os.environ, "DEMO_API_URL": url}, connections)
+            if push_retry_schedule:
+                stack.set_environment("PushFunction", {"PUSH_RETRY_SCHEDULE": push_retry_schedule})
+            with running_triggers(
+                stack,
+                concurrency=concurrency,
+                schedules=schedules,
+                api_port=api_port,
+                on_fire=on_fire,
+            ) as triggers:
+                yield Demo(app, url, stack, triggers, names)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def describe_stack(stack: LocalStack) -> list[str]:
+    """What the local stack holds, and what moto could not create and how that is covered."""
+    lines = []
+    mappings = ", ".join(
+        f"{m.queue} -> {m.function} (batch {m.batch_size})" for m in stack.queue_mappings
+    )
+    lines.append(f"SQS event source mappings: {mappings}")
+    skipped: dict[str, list[str]] = {}
+    for logical_id, kind in stack.not_created.items():
+        skipped.setdefault(kind, []).append(logical_id)
+    covered = {
+        "AWS::ApiGateway::Deployment": "the local API serves the RestApi's routes itself",
+        "AWS::ApiGateway::Stage": "the local API serves the stage path",
+        "AWS::ApiGateway::ApiKey": "created through API Gateway's API from its properties",
+        "AWS::ApiGateway::UsagePlan": "created through API Gateway's API (limits not enforced)",
+        "AWS::ApiGateway::UsagePlanKey": "created through API Gateway's API",
+        "AWS::CloudWatch::Alarm": "not emulated",
+    }
+    for kind, ids in sorted(skipped.items()):
+        lines.append(
+            f"moto's CloudFormation did not create {len(ids)} {kind}: "
+            f"{covered.get(kind, 'not emulated')}"
+        )
+    return lines
+
+
+# --- 1. requests ---------------------------------------------------------------------------------
 
 
 def run_request_events(stack: LocalStack) -> list[dict[str, Any]]:
@@ -62,32 +157,346 @@ def run_request_events(stack: LocalStack) -> list[dict[str, Any]]:
     return rows
 
 
-def main() -> int:
+# --- 2. scheduled fetches ------------------------------------------------------------------------
+
+
+def put_fetch_schedules(stack: LocalStack, paths: list[Path]) -> list[str]:
+    """One EventBridge schedule rule per FetchJob file, targeting FetchFunction with it as Input."""
+    events = stack.client("events")
+    fetch = stack.functions["FetchFunction"]
+    names = []
+    for path in paths:
+        name = f"demo-{path.stem.replace('_', '-')}"
+        events.put_rule(Name=name, ScheduleExpression="rate(1 day)", State="ENABLED")
+        events.put_targets(
+            Rule=name, Targets=[{"Id": "fetch", "Arn": fetch.arn, "Input": path.read_text()}]
+        )
+        names.append(name)
+    return names
+
+
+def count_records(stack: LocalStack, job: str) -> int:
+    dynamodb = stack.client("dynamodb")
+    total, start = 0, None
+    while True:
+        kwargs: dict[str, Any] = {
+            "TableName": stack.table_name("RecordsTable"),
+            "KeyConditionExpression": "pk = :job",
+            "ExpressionAttributeValues": {":job": {"S": job}},
+            "Select": "COUNT",
+        }
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        page = dynamodb.query(**kwargs)
+        total += page["Count"]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return total
+
+
+def run_fetches(demo: Demo) -> list[dict[str, Any]]:
+    """Fire every schedule rule once (the demo's and the template's) and count what landed."""
+    put_fetch_schedules(demo.stack, sorted(EVENTS.glob("fetch_*.json")))
+    scheduler = demo.triggers.scheduler
+    rules = scheduler.rules()
+    rows = []
+    for number, rule in enumerate(rules, 1):
+        state = "enabled" if rule.enabled else "disabled in the template, fired once by the demo"
+        say(f"schedule {number}/{len(rules)}: {rule.name} ({rule.expression}, {state})")
+        for firing in scheduler.fire(rule):
+            rows.append(_fetch_row(demo, rule.name, firing))
+    return rows
+
+
+def _fetch_row(demo: Demo, rule: str, firing: Firing) -> dict[str, Any]:
+    summary = firing.result if isinstance(firing.result, dict) else {}
+    job = summary.get("job", "?")
+    error = summary.get("error") or (repr(firing.error) if firing.error else None)
+    return {
+        "rule": rule,
+        "job": job,
+        "status": summary.get("status", "error"),
+        "pages": summary.get("pages"),
+        "fetched": summary.get("records"),
+        "in table": count_records(demo.stack, job) if job != "?" else 0,
+        "served": demo.app.orders.total,
+        "s": round(firing.elapsed_s, 1),
+        "error": _short(error) if error else "",
+    }
+
+
+# --- 3. pushes -----------------------------------------------------------------------------------
+
+
+def push_messages() -> list[dict[str, Any]]:
+    """Push messages as a workflow sends them, to the demo receiver's hooks."""
+    messages: list[dict[str, Any]] = []
+    for number in range(1, 13):
+        messages.append(
+            {
+                "id": f"evt_order_{number:02d}",
+                "event": "order.paid",
+                "target": {"connection": "demo-bearer", "url": "/hooks/orders"},
+                "record": {"id": number, "status": "paid", "total": 10.5 * number},
+            }
+        )
+    for number in range(1, 4):
+        messages.append(
+            {
+                "id": f"evt_lead_{number:02d}",
+                "event": "lead.created",
+                "target": {"connection": "demo-basic", "url": "/hooks/leads", "format": "form"},
+                "record": {"email": f"lead{number}@example.com", "score": 80 + number},
+            }
+        )
+    for fail in range(1, 5):
+        messages.append(
+            {
+                "id": f"evt_flaky_{fail}",
+                "event": "invoice.paid",
+                "target": {"connection": "demo-bearer", "url": f"/hooks/flaky?fail={fail}"},
+                "record": {"invoice": f"INV-{1000 + fail}", "fails_first": fail},
+            }
+        )
+    messages.append(
+        {
+            "id": "evt_broken_1",
+            "event": "invoice.paid",
+            "target": {"connection": "demo-bearer", "url": "/hooks/broken"},
+            "record": {"invoice": "INV-9999"},
+        }
+    )
+    return messages
+
+
+def invalid_push_body() -> str:
+    """The body of events/push_invalid_message.json: no target URL, rejected at once."""
+    event = json.loads((EVENTS / "push_invalid_message.json").read_text())
+    return str(event["Records"][0]["body"])
+
+
+def send_pushes(stack: LocalStack, bodies: list[str]) -> None:
+    sqs = stack.client("sqs")
+    url = stack.queue_url("PushQueue")
+    for start in range(0, len(bodies), 10):
+        entries = [
+            {"Id": str(index), "MessageBody": body}
+            for index, body in enumerate(bodies[start : start + 10])
+        ]
+        sqs.send_message_batch(QueueUrl=url, Entries=entries)
+
+
+def dead_letters(stack: LocalStack, queue_logical_id: str) -> list[dict[str, Any]]:
+    """Every message in a dead-letter queue, left there (received, then made visible again)."""
+    sqs = stack.client("sqs")
+    url = stack.queue_url(queue_logical_id)
+    found: dict[str, dict[str, Any]] = {}
+    while True:
+        batch = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=30,
+            MessageAttributeNames=["All"],
+            AttributeNames=["All"],
+        ).get("Messages", [])
+        if not batch:
+            break
+        for message in batch:
+            found[message["MessageId"]] = message
+    for message in found.values():
+        sqs.change_message_visibility(
+            QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+    return list(found.values())
+
+
+def run_pushes(demo: Demo) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Send the pushes, wait until PushQueue drains, and account for every one of them."""
+    from apicall.delivery import attempt_history
+
+    messages = push_messages()
+    bodies = [json.dumps(m) for m in messages] + [invalid_push_body()]
+    say(f"pushing {len(bodies)} messages to PushQueue (retry delay {DEMO_RETRY_SCHEDULE} s)")
     started = time.monotonic()
-    say("starting the demo API")
-    demo = serve(DemoAPI())
-    demo_url = f"http://127.0.0.1:{demo.port}"
+    send_pushes(demo.stack, bodies)
+    poller = demo.triggers.pollers["PushQueue"]
+    last = -1
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        pending = poller.pending()
+        if pending != last:
+            say(f"  PushQueue: {pending} in the queue, {poller.invocations} batches so far")
+            last = pending
+        if pending == 0 and poller.busy == 0:
+            break
+        time.sleep(0.5)
+    poller.wait_until_drained(timeout_s=30)
+    elapsed = time.monotonic() - started
+    dead = dead_letters(demo.stack, "PushDeadLetterQueue")
+    dead_ids = {_push_id(m["Body"]) for m in dead}
+    hooks = demo.app.receiver
+    rows = []
+    ids = [m["id"] for m in messages] + [_push_id(bodies[-1])]
+    for message_id in ids:
+        history = attempt_history(message_id)
+        last_outcome = history[-1]["outcome"] if history else "none"
+        rows.append(
+            {
+                "id": message_id,
+                "path": hooks.paths.get(message_id, "-"),
+                "attempts": len(history),
+                "receiver saw": hooks.attempts.get(message_id, 0),
+                "accepted": hooks.accepted.get(message_id, 0),
+                "outcome": last_outcome,
+                "dead letter": "yes" if message_id in dead_ids else "",
+            }
+        )
+    totals = {
+        "sent": len(ids),
+        "delivered": sum(1 for r in rows if r["accepted"] == 1 and r["outcome"] == "delivered"),
+        "dead_lettered": len(dead_ids & set(ids)),
+        "attempts": sum(r["attempts"] for r in rows),
+        "batches": poller.invocations,
+        "seconds": round(elapsed, 1),
+    }
+    totals["unaccounted"] = [
+        r["id"]
+        for r in rows
+        if not (r["accepted"] == 1 and r["outcome"] == "delivered") and r["dead letter"] != "yes"
+    ]
+    return rows, totals
+
+
+def _push_id(body: str) -> str:
     try:
-        say("starting moto server and creating the stack from template.yaml")
-        with local_stack() as stack:
-            names = stack.load_connections({"DEMO_API_URL": demo_url})
-            say(f"stored {len(names)} demo connections as secrets: {', '.join(names)}")
-            request_rows = run_request_events(stack)
-    finally:
-        demo.shutdown()
+        return str(json.loads(body).get("id"))
+    except (ValueError, AttributeError):
+        return "?"
+
+
+# --- 4. the test API -----------------------------------------------------------------------------
+
+
+def call_api(base_url: str, path: str, body: str, api_key: str | None) -> tuple[int, Any]:
+    import httpx
+
+    headers = {"Content-Type": "application/json"}
+    if api_key:
+        headers["x-api-key"] = api_key
+    response = httpx.post(base_url + path, content=body, headers=headers, timeout=60)
+    try:
+        return response.status_code, response.json()
+    except ValueError:
+        return response.status_code, response.text
+
+
+def run_test_api(demo: Demo) -> list[dict[str, Any]]:
+    api = demo.triggers.api
+    assert api is not None
+    rows = []
+    calls = [
+        ("/test", "api_test.json", api.api_key),
+        ("/schema", "api_schema.json", api.api_key),
+        ("/discover", "api_discover.json", api.api_key),
+        ("/test", "api_test.json", None),
+    ]
+    for path, event_file, key in calls:
+        body = json.loads((EVENTS / event_file).read_text())["body"]
+        say(f"POST {api.url}{path} {'with' if key else 'without'} the API key")
+        status, answer = call_api(api.url, path, body, key)
+        rows.append(
+            {
+                "call": f"POST {path}",
+                "api key": "yes" if key else "no",
+                "status": status,
+                "answer": _short(_api_gist(path, answer), 70),
+            }
+        )
+    return rows
+
+
+def _api_gist(path: str, answer: Any) -> Any:
+    if not isinstance(answer, dict):
+        return answer
+    if path == "/test" and "outcome" in answer:
+        outcome = answer["outcome"]
+        return {k: outcome.get(k) for k in ("ok", "route", "status", "data")}
+    if path == "/schema" and "fields" in answer:
+        return {"fields": [f.get("name") for f in answer["fields"]]}
+    if path == "/discover" and "entities" in answer:
+        return {"entities": [e.get("name") for e in answer["entities"]]}
+    return answer
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--connections", type=Path, default=CONNECTIONS_DIR)
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    say("starting the demo API, moto server, and the stack from template.yaml")
+    with running_demo(connections=args.connections) as demo:
+        for line in describe_stack(demo.stack):
+            say(line)
+        say(f"stored {len(demo.connections)} demo connections: {', '.join(demo.connections)}")
+        assert demo.triggers.api is not None
+        say(f"test API on {demo.triggers.api.url} (API key {demo.triggers.api.api_key})")
+        request_rows = run_request_events(demo.stack)
+        fetch_rows = run_fetches(demo)
+        push_rows, push_totals = run_pushes(demo)
+        api_rows = run_test_api(demo)
+        say("stopping the triggers, moto and the demo API")
     print()
-    print("Request function (direct invoke, one per events/request_*.json)")
+    print("1. Request function (direct invoke, one per events/request_*.json)")
     print(table(list(request_rows[0]), [list(r.values()) for r in request_rows]))
     print()
-    expected_failures = {"not_found_route", "timeout"}
-    unexpected = [
-        r["event"] for r in request_rows if (not r["ok"]) != (r["event"] in expected_failures)
-    ]
+    print("2. Scheduled fetches (EventBridge rules fired, records counted in RecordsTable)")
+    print(table(list(fetch_rows[0]), [list(r.values()) for r in fetch_rows]))
+    print()
+    print("3. Pushes (PushQueue -> SQS trigger -> PushFunction -> demo receiver)")
+    print(table(list(push_rows[0]), [list(r.values()) for r in push_rows]))
+    print(
+        f"   {push_totals['sent']} sent: {push_totals['delivered']} delivered, "
+        f"{push_totals['dead_lettered']} dead-lettered; {push_totals['attempts']} attempts in "
+        f"{push_totals['batches']} batches, drained in {push_totals['seconds']} s"
+    )
+    print()
+    print("4. Test API (HTTP -> API Gateway emulator -> ApiFunction)")
+    print(table(list(api_rows[0]), [list(r.values()) for r in api_rows]))
+    print()
+    problems = _problems(request_rows, fetch_rows, push_totals, api_rows)
     say(f"done in {time.monotonic() - started:.1f}s")
-    if unexpected:
-        print(f"unexpected outcomes: {', '.join(unexpected)}", file=sys.stderr)
-        return 1
-    return 0
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _problems(
+    request_rows: list[dict[str, Any]],
+    fetch_rows: list[dict[str, Any]],
+    push_totals: dict[str, Any],
+    api_rows: list[dict[str, Any]],
+) -> list[str]:
+    problems = []
+    expected_failures = {"not_found_route", "timeout"}
+    for row in request_rows:
+        if (not row["ok"]) != (row["event"] in expected_failures):
+            problems.append(f"request {row['event']}: unexpected outcome {row['route']}")
+    for row in fetch_rows:
+        complete = row["fetched"] == row["in table"] == row["served"]
+        if row["status"] != "succeeded" or not complete:
+            problems.append(f"fetch {row['job']}: {row['in table']} of {row['served']} records")
+    if push_totals["unaccounted"]:
+        problems.append(f"pushes neither delivered nor dead-lettered: {push_totals['unaccounted']}")
+    expected_status = [200, 200, 200, 403]
+    for row, status in zip(api_rows, expected_status, strict=True):
+        if row["status"] != status:
+            problems.append(f"{row['call']} (key {row['api key']}): {row['status']}")
+    return problems
 
 
 if __name__ == "__main__":

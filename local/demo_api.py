@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import json
 import secrets
@@ -24,7 +25,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
-from local import demo_pagination
+from local import demo_pagination, demo_receiver
 
 API_KEY = "demo-api-key-7f3a"
 BEARER_TOKEN = "demo-bearer-token-91c2"
@@ -75,6 +76,7 @@ class DemoAPI:
         self.handlers: dict[str, Handler] = {}
         self._add_core_routes()
         self.orders = demo_pagination.register(self)
+        self.receiver = demo_receiver.register(self)
 
     def route(self, path: str, endpoint: str, handler: Handler, methods: Iterable[str]) -> None:
         self.url_map.add(Rule(path, endpoint=endpoint, methods=list(methods)))
@@ -236,10 +238,8 @@ def main() -> None:
     args = parser.parse_args()
     server = make_server("127.0.0.1", args.port, DemoAPI(), threaded=True)
     print(f"demo API on http://127.0.0.1:{server.port}", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

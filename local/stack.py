@@ -3,16 +3,25 @@
 No Docker: AWS is emulated by moto's server on 127.0.0.1, the stack is created from the translated
 template through moto's CloudFormation, and each function runs in this process with the
 environment variables the deployed function was given and a Lambda context whose remaining time
-counts down from the function's own timeout.
+counts down from the function's own timeout. Concurrent invocations of one function run in
+separate "containers" (fresh copies of its handler module), as Lambda runs them in separate
+execution environments: module-level state such as a batch processor or a route resolver is
+never shared by two invocations at once.
+
+What moto's CloudFormation does not create is listed in `LocalStack.not_created`; the local stack
+makes up for the parts that matter (see local/api_gateway.py and local/triggers.py).
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import os
+import re
 import socket
 import string
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -50,6 +59,9 @@ class LocalContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+Handler = Callable[[Any, Any], Any]
+
+
 @dataclass
 class DeployedFunction:
     logical_id: str
@@ -58,12 +70,57 @@ class DeployedFunction:
     handler_name: str
     timeout_s: float
     environment: dict[str, str]
-    _handler: Callable[..., Any] | None = field(default=None, repr=False)
+    arn: str = ""
+    _handler: Handler | None = field(default=None, repr=False)
+    _idle: list[Handler] = field(default_factory=list, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    containers: int = 0
 
-    def handler(self) -> Callable[..., Any]:
+    def handler(self) -> Handler:
+        """The handler of the first container (the module as `import` gives it)."""
         if self._handler is None:
             self._handler = getattr(importlib.import_module(self.module), self.handler_name)
         return self._handler
+
+    @contextmanager
+    def container(self) -> Iterator[Handler]:
+        """A warm container's handler, or a new container when every one is busy."""
+        with self._lock:
+            handler = self._idle.pop() if self._idle else None
+            number = self.containers if handler is None else 0
+            if handler is None:
+                self.containers += 1
+        if handler is None:
+            handler = self.handler() if number == 0 else self._load_copy(number)
+        try:
+            yield handler
+        finally:
+            with self._lock:
+                self._idle.append(handler)
+
+    def _load_copy(self, number: int) -> Handler:
+        """A fresh copy of the handler module: its globals belong to this container alone."""
+        path = importlib.import_module(self.module).__file__
+        name = f"{self.module}_container{number}"
+        spec = importlib.util.spec_from_file_location(name, path or "")
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {self.module} from {path}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return getattr(module, self.handler_name)
+
+
+@dataclass(frozen=True)
+class QueueMapping:
+    """An SQS event source mapping of the stack: the function that reads a queue, and how."""
+
+    uuid: str
+    function: str  # logical id
+    queue: str  # logical id
+    queue_url: str
+    queue_arn: str
+    batch_size: int
+    enabled: bool
 
 
 @dataclass
@@ -73,6 +130,13 @@ class LocalStack:
     outputs: dict[str, str]
     functions: dict[str, DeployedFunction]
     translated: dict[str, Any]
+    stack_name: str = "apicall-local"
+    parameters: dict[str, str] = field(default_factory=dict)
+    # logical id -> physical id of every resource moto created
+    physical: dict[str, str] = field(default_factory=dict)
+    # logical id -> resource type of what moto's CloudFormation could not create
+    not_created: dict[str, str] = field(default_factory=dict)
+    queue_mappings: list[QueueMapping] = field(default_factory=list)
 
     def client(self, service: str) -> Any:
         return self.session.client(service)
@@ -82,7 +146,79 @@ class LocalStack:
         function = self.functions[logical_id]
         _clear_layer_caches()
         context = LocalContext(function.name, timeout_s or function.timeout_s)
-        return function.handler()(event, context)
+        return self.run(logical_id, event, context)
+
+    def run(self, logical_id: str, event: Any, context: Any) -> Any:
+        """Run one invocation in a free container of the function, with the given context."""
+        with self.functions[logical_id].container() as handler:
+            return handler(event, context)
+
+    def function_by_arn(self, arn: str) -> DeployedFunction:
+        for function in self.functions.values():
+            if function.arn == arn or arn.startswith(function.arn + ":"):
+                return function
+        raise KeyError(f"no function of the stack has the ARN {arn}")
+
+    def queue_url(self, logical_id: str) -> str:
+        return self.physical[logical_id]
+
+    def table_name(self, logical_id: str) -> str:
+        return self.physical[logical_id]
+
+    def set_environment(self, logical_id: str, changes: dict[str, str]) -> None:
+        """Change a function's environment variables, in moto's Lambda and in this process."""
+        function = self.functions[logical_id]
+        function.environment = {**function.environment, **changes}
+        self.client("lambda").update_function_configuration(
+            FunctionName=function.name, Environment={"Variables": function.environment}
+        )
+        os.environ.update(changes)
+        _reset_layer_clients()
+
+    def resolve(self, value: Any) -> Any:
+        """A template value with Ref, Fn::GetAtt (Arn) and Fn::Sub filled in from this stack."""
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if set(value) == {"Ref"}:
+            return self._ref(value["Ref"])
+        if set(value) == {"Fn::GetAtt"}:
+            name, attribute = value["Fn::GetAtt"]
+            return self._attribute(name, attribute)
+        if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+            return re.sub(r"\$\{([\w:]+)(?:\.(\w+))?\}", self._sub, value["Fn::Sub"])
+        return {key: self.resolve(item) for key, item in value.items()}
+
+    def _sub(self, match: re.Match[str]) -> str:
+        name, attribute = match.groups()
+        return str(self._attribute(name, attribute) if attribute else self._ref(name))
+
+    def _ref(self, name: str) -> Any:
+        pseudo = {
+            "AWS::Region": REGION,
+            "AWS::StackName": self.stack_name,
+            "AWS::AccountId": "123456789012",
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        return self.physical.get(name, name)
+
+    def _attribute(self, name: str, attribute: str) -> Any:
+        if attribute == "Arn" and name in self.functions:
+            return self.functions[name].arn
+        if attribute in ("Arn", "QueueName") and name in self.physical:
+            url = self.physical[name]
+            if url.startswith("http"):
+                queue_arn = self.client("sqs").get_queue_attributes(
+                    QueueUrl=url, AttributeNames=["QueueArn"]
+                )["Attributes"]["QueueArn"]
+                return queue_arn if attribute == "Arn" else queue_arn.rsplit(":", 1)[1]
+        return f"{name}.{attribute}"
 
     def put_connection(self, name: str, connection: dict[str, Any]) -> None:
         prefix = os.environ.get("CONNECTIONS_PREFIX", "apicall/connections/")
@@ -115,15 +251,77 @@ def _clear_layer_caches() -> None:
     parameters.clear_caches()
 
 
-def _deployed_functions(
-    session: Any, translated: dict[str, Any], stack_name: str
-) -> dict[str, DeployedFunction]:
+def _stack_resources(session: Any, stack_name: str) -> dict[str, str]:
+    """Logical id -> physical id of each resource moto created (an empty id: not created)."""
     cloudformation = session.client("cloudformation")
-    lambda_client = session.client("lambda")
-    physical = {
-        r["LogicalResourceId"]: r["PhysicalResourceId"]
+    return {
+        r["LogicalResourceId"]: r.get("PhysicalResourceId") or ""
         for r in cloudformation.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
     }
+
+
+def _not_created(translated: dict[str, Any], physical: dict[str, str]) -> dict[str, str]:
+    """The resources moto's CloudFormation skipped (no model for the type) or infra dropped."""
+    from moto.cloudformation.parsing import get_model_map
+
+    supported = get_model_map()
+    return {
+        logical_id: resource["Type"]
+        for logical_id, resource in translated["Resources"].items()
+        if logical_id not in physical or resource["Type"] not in supported
+    }
+
+
+def _queue_mappings(session: Any, stack: LocalStack) -> list[QueueMapping]:
+    """The stack's SQS event source mappings, as moto's Lambda holds them.
+
+    moto would run a mapped function itself, in Docker, on every SendMessage; the mappings are
+    disabled in moto after they are read, and local/triggers.py polls the queues instead.
+    """
+    lambda_client = session.client("lambda")
+    sqs = session.client("sqs")
+    queues = {}
+    for logical_id, resource in stack.translated["Resources"].items():
+        if resource["Type"] == "AWS::SQS::Queue" and stack.physical.get(logical_id):
+            url = stack.physical[logical_id]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+            queues[arn["Attributes"]["QueueArn"]] = (logical_id, url)
+    mappings = []
+    pages = lambda_client.get_paginator("list_event_source_mappings").paginate()
+    for mapping in (m for page in pages for m in page["EventSourceMappings"]):
+        if mapping["EventSourceArn"] not in queues:
+            continue
+        queue, url = queues[mapping["EventSourceArn"]]
+        enabled = mapping.get("State", "Enabled") == "Enabled"
+        mappings.append(
+            QueueMapping(
+                uuid=mapping["UUID"],
+                function=stack.function_by_arn(mapping["FunctionArn"]).logical_id,
+                queue=queue,
+                queue_url=url,
+                queue_arn=mapping["EventSourceArn"],
+                batch_size=int(mapping.get("BatchSize") or 10),
+                enabled=enabled,
+            )
+        )
+        if enabled:
+            lambda_client.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+    return mappings
+
+
+def _parameter_values(translated: dict[str, Any], overrides: dict[str, str]) -> dict[str, str]:
+    values = {
+        name: str(spec["Default"])
+        for name, spec in translated.get("Parameters", {}).items()
+        if "Default" in spec
+    }
+    return {**values, **overrides}
+
+
+def _deployed_functions(
+    session: Any, translated: dict[str, Any], physical: dict[str, str]
+) -> dict[str, DeployedFunction]:
+    lambda_client = session.client("lambda")
     sources = infra.code_folders(infra.load_template())
     functions = {}
     for logical_id, resource in translated["Resources"].items():
@@ -139,6 +337,7 @@ def _deployed_functions(
             handler_name=handler_name,
             timeout_s=float(config.get("Timeout", 3)),
             environment=config.get("Environment", {}).get("Variables", {}),
+            arn=config["FunctionArn"],
         )
     return functions
 
@@ -146,11 +345,15 @@ def _deployed_functions(
 @contextmanager
 def moto_server(port: int | None = None) -> Iterator[str]:
     import logging
+    import warnings
 
     from moto.server import ThreadedMotoServer
 
-    # moto's server logs every AWS call through werkzeug; the demo prints its own progress.
+    # moto's server logs every AWS call through werkzeug; the demo prints its own progress, and
+    # LocalStack.not_created lists the resources moto's CloudFormation skips.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("moto").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="Tried to parse .* not supported by moto")
     port = port or free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -185,13 +388,26 @@ def local_stack(
             session = boto3.Session(region_name=REGION)
             result = infra.deploy_stack(session, stack_name, parameters)
             translated = infra.translate(parameters=parameters)
-            functions = _deployed_functions(session, translated, stack_name)
+            physical = _stack_resources(session, stack_name)
+            functions = _deployed_functions(session, translated, physical)
             # Every function's environment at once: the names never conflict, and functions
             # invoked concurrently in this one process then see the variables they expect.
             for function in functions.values():
                 os.environ.update(function.environment)
             _reset_layer_clients()
-            yield LocalStack(endpoint_url, session, result["outputs"], functions, translated)
+            stack = LocalStack(
+                endpoint_url,
+                session,
+                result["outputs"],
+                functions,
+                translated,
+                stack_name=stack_name,
+                parameters=_parameter_values(translated, parameters or {}),
+                physical={k: v for k, v in physical.items() if v},
+                not_created=_not_created(translated, physical),
+            )
+            stack.queue_mappings = _queue_mappings(session, stack)
+            yield stack
         finally:
             os.environ.clear()
             os.environ.update(saved_environ)
@@ -199,8 +415,10 @@ def local_stack(
 
 
 def _reset_layer_clients() -> None:
-    from apicall import store
+    from apicall import delivery, store
 
     store._dynamodb.cache_clear()
     store.default_runs_store.cache_clear()
+    # The deliverer holds the settings and clients it was built with.
+    delivery.reset_default_deliverer()
     _clear_layer_caches()
