@@ -76,6 +76,7 @@ def running_demo(
     log_level: str = "WARNING",
     push_retry_schedule: str | None = DEMO_RETRY_SCHEDULE,
     schedules: bool = False,
+    api: bool = True,
     api_port: int = 0,
     concurrency: int | dict[str, int] = 2,
     on_fire: Any = None,
@@ -94,6 +95,7 @@ def running_demo(
                 stack,
                 concurrency=concurrency,
                 schedules=schedules,
+                api=api,
                 api_port=api_port,
                 on_fire=on_fire,
             ) as triggers:
@@ -440,6 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     say("starting the demo API, moto server, and the stack from template.yaml")
     with running_demo(connections=args.connections) as demo:
+        say(f"moto server (AWS) on {demo.stack.endpoint_url}, demo API on {demo.url}")
         for line in describe_stack(demo.stack):
             say(line)
         say(f"stored {len(demo.connections)} demo connections: {', '.join(demo.connections)}")
