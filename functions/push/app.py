@@ -2,8 +2,6 @@
 
 from typing import Any
 
-from apicall.delivery import deliver_record
-from apicall.observability import logger, metrics, tracer
 from aws_lambda_powertools.utilities.batch import (
     AsyncBatchProcessor,
     EventType,
@@ -11,6 +9,9 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from apicall.delivery import deliver_record
+from apicall.observability import logger, metrics, tracer
 
 # A batch whose every record failed is still a partial response, not an error: each failed
 # record already has its retry delay set.

@@ -34,7 +34,8 @@ class Settings(BaseModel):
     # Must equal the push queue's maxReceiveCount: the attempt that gets no retry.
     push_max_attempts: int = Field(10, alias="PUSH_MAX_ATTEMPTS", ge=1, le=1000)
     push_concurrency: int = Field(10, alias="PUSH_CONCURRENCY", ge=1, le=100)
-    push_target_concurrency: int = Field(5, alias="PUSH_TARGET_CONCURRENCY", ge=1, le=100)
+    # Per target (connection or host) in one container; 10 lets a whole batch go to one target.
+    push_target_concurrency: int = Field(10, alias="PUSH_TARGET_CONCURRENCY", ge=1, le=100)
     push_idempotency_ttl_s: int = Field(7 * 86400, alias="PUSH_IDEMPOTENCY_TTL_S", ge=60)
 
     @field_validator("push_retry_schedule", mode="before")

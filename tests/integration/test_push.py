@@ -339,3 +339,40 @@ def test_the_sample_batch_event_delivers_valid_records_and_dead_letters_bad_ones
     signed = next(r for r in server.requests if r.id == "evt_signed_1")
     Webhook(KEY).verify(signed.body, signed.headers)
     assert len(push_rig.dead_letters()) == 2
+
+
+def test_the_per_target_bound_caps_requests_in_flight_while_other_targets_proceed(
+    push_rig: PushRig, receiver, put_connection, monkeypatch
+) -> None:
+    import threading
+    import time
+
+    from tests.support.push import reset_push_caches
+
+    monkeypatch.setenv("PUSH_TARGET_CONCURRENCY", "2")
+    reset_push_caches()
+    in_flight, peak, lock = [0], [0], threading.Lock()
+
+    def slow(request, nth):
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        time.sleep(0.2)
+        with lock:
+            in_flight[0] -= 1
+        return 200
+
+    slow_server, fast_server = receiver(slow), receiver()
+    receiver_connection(put_connection, "receiver", slow_server.url)
+    receiver_connection(put_connection, "fast", fast_server.url)
+    for n in range(6):
+        push_rig.send(push(f"evt_slow_{n}"))
+    for n in range(4):
+        push_rig.send(push(f"evt_fast_{n}", connection="fast"))
+
+    push_rig.trigger.drain(timeout_s=10)
+
+    assert peak[0] == 2
+    assert len(slow_server.succeeded) == 6 and len(fast_server.succeeded) == 4
+    fast_ms = [a["elapsed_ms"] for n in range(4) for a in attempt_history(f"evt_fast_{n}")]
+    assert max(fast_ms) < 200  # not queued behind the slow target
