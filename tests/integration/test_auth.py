@@ -16,14 +16,15 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
 from apicall import auth
 from apicall.auth import auth_for
 from apicall.connections import load_connection
 from apicall.errors import AuthError, BlockedURL
 from apicall.models import Connection
 from apicall.store import RunsStore
-from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 CLIENT_SECRET = "cs-very-secret-41f2"
 REFRESH_TOKEN = "rt-original-8c1d"

@@ -13,6 +13,10 @@ from typing import Any
 import httpx
 import pytest
 import trustme
+from cryptography.hazmat.primitives import serialization
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
 from apicall.client import get_client, is_success, send
 from apicall.errors import (
     BlockedURL,
@@ -26,10 +30,6 @@ from apicall.errors import (
 from apicall.guard import Guard
 from apicall.models import ClientCert, Connection, RetryPolicy
 from apicall.templating import OutgoingRequest
-from cryptography.hazmat.primitives import serialization
-from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
-
 from tests.support.servers import (
     PROXY_PASSWORD,
     PROXY_USER,

@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from apicall.connections import load_connection, update_connection
 from apicall.errors import ConfigError, ConnectionNotFound
 from apicall.models import BearerAuth, OAuth2AuthorizationCode

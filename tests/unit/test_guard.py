@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from apicall.errors import BlockedURL, InvalidRequest, UpstreamConnectionError
 from apicall.guard import Guard, check_url, safe_url
 

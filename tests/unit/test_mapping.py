@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 import pytest
+
 from apicall.errors import ConfigError, InvalidResponse
 from apicall.mapping import (
     FieldMisfit,

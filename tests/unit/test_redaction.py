@@ -6,6 +6,7 @@ import base64
 from typing import Any
 
 import pytest
+
 from apicall import auth
 from apicall.auth import REDACTED, redact, redact_headers, secret_values
 from apicall.models import Connection

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from apicall.errors import ConfigError
 from apicall.mapping import infer_fields, map_response
 from apicall.models import ResponseSpec

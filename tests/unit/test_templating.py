@@ -8,6 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from apicall.errors import InvalidRequest
 from apicall.models import Connection, RequestSpec
 from apicall.templating import (
@@ -18,8 +21,6 @@ from apicall.templating import (
     placeholders,
     render_request,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 CRM = Connection(base_url="https://api.example.com/v2")
 
