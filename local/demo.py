@@ -73,6 +73,8 @@ class Demo:
 def running_demo(
     *,
     connections: Path = CONNECTIONS_DIR,
+    stack_name: str = "apicall-local",
+    parameters: dict[str, str] | None = None,
     log_level: str = "WARNING",
     push_retry_schedule: str | None = DEMO_RETRY_SCHEDULE,
     schedules: bool = False,
@@ -87,7 +89,8 @@ def running_demo(
     url = f"http://127.0.0.1:{server.port}"
     try:
         # The template's LogLevel parameter: the functions' JSON logs would drown the summary.
-        with local_stack(parameters={"LogLevel": log_level}) as stack:
+        values = {"LogLevel": log_level, **(parameters or {})}
+        with local_stack(stack_name=stack_name, parameters=values) as stack:
             names = stack.load_connections({**os.environ, "DEMO_API_URL": url}, connections)
             if push_retry_schedule:
                 stack.set_environment("PushFunction", {"PUSH_RETRY_SCHEDULE": push_retry_schedule})

@@ -353,6 +353,7 @@ def moto_server(port: int | None = None) -> Iterator[str]:
     # LocalStack.not_created lists the resources moto's CloudFormation skips.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("moto").setLevel(logging.ERROR)
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message="Tried to parse .* not supported by moto")
     port = port or free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
