@@ -6,3 +6,4 @@ import os
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "apicall-bench")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "apicall-bench")
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
