@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from apicall.errors import ConfigError, ConnectionNotFound, config_error_from
+from apicall.errors import ConfigError, ConnectionNotFound, aws_error_code, config_error_from
 from apicall.models import Connection
 from apicall.settings import get_settings
 
@@ -68,37 +68,39 @@ def deep_merge(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str,
 
 
 def _read(name: str, *, fresh: bool) -> dict[str, Any]:
-    from aws_lambda_powertools.utilities import parameters
-
-    secret_id = secret_name(name)
-    try:
-        raw = parameters.get_secret(
-            secret_id, force_fetch=fresh, max_age=get_settings().secrets_max_age_s
-        )
-    except parameters.exceptions.GetParameterError as exc:
-        raise _read_error(name, exc) from exc
+    raw = read_secret(
+        secret_name(name), what=f"connection '{name}'", field="connection", fresh=fresh
+    )
     return _parse(name, raw)
 
 
-def _read_error(name: str, exc: Exception) -> ConfigError:
-    code = _aws_error_code(exc)
-    if code == "ResourceNotFoundException":
-        return ConnectionNotFound(f"connection '{name}' does not exist", field="connection")
-    # The botocore message can quote the secret's ARN but never its value; the code is enough.
-    return ConfigError(
-        f"connection '{name}' could not be read ({code or type(exc).__name__})",
-        field="connection",
-    )
+def read_secret(
+    secret_id: str,
+    *,
+    what: str,
+    field: str,
+    not_found: type[ConfigError] = ConnectionNotFound,
+    fresh: bool = False,
+) -> Any:
+    """A secret's value through Powertools Parameters (cached), AWS errors made ConfigErrors.
 
+    `what` names the secret in messages ("connection 'crm'"); a missing secret raises
+    `not_found`.
+    """
+    from aws_lambda_powertools.utilities import parameters
 
-def _aws_error_code(exc: BaseException) -> str | None:
-    """The AWS error code of a botocore ClientError, possibly wrapped by Powertools."""
-    while exc is not None:
-        response = getattr(exc, "response", None)
-        if isinstance(response, dict):
-            return str(response.get("Error", {}).get("Code") or "") or None
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-    return None
+    try:
+        return parameters.get_secret(
+            secret_id, force_fetch=fresh, max_age=get_settings().secrets_max_age_s
+        )
+    except parameters.exceptions.GetParameterError as exc:
+        code = aws_error_code(exc)
+        if code == "ResourceNotFoundException":
+            raise not_found(f"{what} does not exist", field=field) from exc
+        # The botocore message can quote the secret's ARN but never its value; the code is enough.
+        raise ConfigError(
+            f"{what} could not be read ({code or type(exc).__name__})", field=field
+        ) from exc
 
 
 def _parse(name: str, raw: Any) -> dict[str, Any]:
@@ -133,7 +135,7 @@ def _write(name: str, data: Mapping[str, Any]) -> None:
         # put_secret_value, not set_secret: a connection that vanished must not be re-created.
         provider.client.put_secret_value(SecretId=secret_id, SecretString=json.dumps(data))
     except Exception as exc:
-        code = _aws_error_code(exc)
+        code = aws_error_code(exc)
         if code == "ResourceNotFoundException":
             raise ConnectionNotFound(
                 f"connection '{name}' does not exist", field="connection"

@@ -32,12 +32,16 @@ import httpx
 from pydantic import ValidationError
 
 from apicall import auth, client, templating
-from apicall.connections import check_name, load_connection
+from apicall.connections import check_name, load_connection, read_secret
 from apicall.errors import (
     ApicallError,
     BlockedURL,
     ConfigError,
     ConnectionNotFound,
+    DeliveryInProgress,
+    IdempotencyUnavailable,
+    InternalError,
+    InvalidMessage,
     InvalidRequest,
     UpstreamStatusError,
     UpstreamTimeout,
@@ -68,28 +72,6 @@ EXCERPT_CHARS = 500
 BOOKKEEPING_MARGIN_S = 2.0
 IDEMPOTENCY_KEY_PREFIX = "apicall-push"
 _NO_CONNECTION = Connection()
-
-
-class InvalidMessage(ConfigError):
-    """A Push message that can never be delivered as it is; it goes to the dead-letter queue."""
-
-
-class DeliveryInProgress(ApicallError):
-    """Another invocation is delivering the same message id right now."""
-
-    kind = "in_progress"
-
-
-class IdempotencyUnavailable(ApicallError):
-    """The idempotency table could not be read or written, so nothing was sent."""
-
-    kind = "idempotency"
-
-
-class InternalError(ApicallError):
-    """An unexpected exception; the attempt is retried like any failure."""
-
-    kind = "internal"
 
 
 class DeliveryFailed(Exception):
@@ -211,27 +193,17 @@ def signed_headers(
 
 def read_signing_secret(name: str, settings: Settings | None = None) -> str:
     """The `whsec_` key in the secret `<SIGNING_SECRETS_PREFIX><name>` (plain, or JSON `key`)."""
-    from aws_lambda_powertools.utilities import parameters
-
     settings = settings or get_settings()
     try:
         check_name(name)
     except ConfigError as exc:
         raise InvalidMessage(exc.message, field="target.signing_secret") from exc
-    try:
-        raw = parameters.get_secret(
-            settings.signing_secrets_prefix + name, max_age=settings.secrets_max_age_s
-        )
-    except parameters.exceptions.GetParameterError as exc:
-        code = _aws_error_code(exc)
-        if code == "ResourceNotFoundException":
-            raise InvalidMessage(
-                f"signing secret '{name}' does not exist", field="target.signing_secret"
-            ) from exc
-        raise ConfigError(
-            f"signing secret '{name}' could not be read ({code or type(exc).__name__})",
-            field="target.signing_secret",
-        ) from exc
+    raw = read_secret(
+        settings.signing_secrets_prefix + name,
+        what=f"signing secret '{name}'",
+        field="target.signing_secret",
+        not_found=InvalidMessage,
+    )
     key = raw if isinstance(raw, str) else ""
     if key.lstrip().startswith("{"):
         try:
@@ -244,15 +216,6 @@ def read_signing_secret(name: str, settings: Settings | None = None) -> str:
             field="target.signing_secret",
         )
     return key
-
-
-def _aws_error_code(exc: BaseException | None) -> str | None:
-    while exc is not None:
-        response = getattr(exc, "response", None)
-        if isinstance(response, dict):
-            return str(response.get("Error", {}).get("Code") or "") or None
-        exc = exc.__cause__ or exc.__context__
-    return None
 
 
 def _signer(key: str, name: str) -> Webhook:

@@ -49,6 +49,10 @@ class InvalidRequest(ConfigError):
     """The request cannot be built from its spec and values (a bad placeholder, a bad body)."""
 
 
+class InvalidMessage(ConfigError):
+    """A Push message that can never be delivered as it is; it goes to the dead-letter queue."""
+
+
 class BlockedURL(ApicallError):
     """The URL guard refused a target: private, loopback, link-local or metadata address."""
 
@@ -107,6 +111,34 @@ class CapacityExceeded(UpstreamError):
     """The connection's pool or rate limit could not admit the request within its deadline."""
 
     kind = "connection"
+
+
+class DeliveryInProgress(ApicallError):
+    """Another invocation is delivering the same push message id right now."""
+
+    kind = "in_progress"
+
+
+class IdempotencyUnavailable(ApicallError):
+    """The idempotency table could not be read or written, so nothing was sent."""
+
+    kind = "idempotency"
+
+
+class InternalError(ApicallError):
+    """An unexpected exception; a push attempt that hits one is retried like any failure."""
+
+    kind = "internal"
+
+
+def aws_error_code(exc: BaseException | None) -> str | None:
+    """The AWS error code of a botocore ClientError, possibly wrapped (by Powertools, say)."""
+    while exc is not None:
+        response = getattr(exc, "response", None)
+        if isinstance(response, dict):
+            return str(response.get("Error", {}).get("Code") or "") or None
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 # pydantic puts the member of a (non-discriminated) union it tried into an error's location, as a

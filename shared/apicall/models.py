@@ -215,24 +215,14 @@ def _check_success_codes(value: SuccessCodes) -> SuccessCodes:
     return value
 
 
-class RequestSpec(Contract):
-    connection: str | None = None
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
-    url: str = Field(min_length=1)
-    path_params: dict[str, Scalar] = Field(default_factory=dict)
-    query: list[tuple[str, Scalar]] | dict[str, Scalar] = Field(default_factory=list)
-    headers: dict[str, str] = Field(default_factory=dict)
-    body: Body = Field(default_factory=NoBody)
-    timeout_s: float | None = Field(None, gt=0, le=900)
-    success_codes: SuccessCodes = "2xx"
-    errors: dict[str, str] = Field(default_factory=dict)
-    on_failure: Literal["continue", "terminate"] = "terminate"
-    response: ResponseSpec = Field(default_factory=ResponseSpec)
-    routes: list[str] = Field(default_factory=list)
-    follow_redirects: bool = True
-    max_redirects: int = Field(5, ge=0, le=20)
+class HttpCall(Contract):
+    """What a RequestSpec and a PushTarget share: a method, a URL, a connection, success codes."""
 
-    @field_validator("method", mode="before")
+    connection: str | None = None
+    url: str = Field(min_length=1)
+    success_codes: SuccessCodes = "2xx"
+
+    @field_validator("method", mode="before", check_fields=False)
     @classmethod
     def _upper_method(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
@@ -242,6 +232,27 @@ class RequestSpec(Contract):
     def _valid_success_codes(cls, value: SuccessCodes) -> SuccessCodes:
         return _check_success_codes(value)
 
+    @model_validator(mode="after")
+    def _absolute_url_without_connection(self) -> HttpCall:
+        if self.connection is None and not re.match(r"^https?://", self.url):
+            raise ValueError("url must be absolute (http or https) when no connection is given")
+        return self
+
+
+class RequestSpec(HttpCall):
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
+    path_params: dict[str, Scalar] = Field(default_factory=dict)
+    query: list[tuple[str, Scalar]] | dict[str, Scalar] = Field(default_factory=list)
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Body = Field(default_factory=NoBody)
+    timeout_s: float | None = Field(None, gt=0, le=900)
+    errors: dict[str, str] = Field(default_factory=dict)
+    on_failure: Literal["continue", "terminate"] = "terminate"
+    response: ResponseSpec = Field(default_factory=ResponseSpec)
+    routes: list[str] = Field(default_factory=list)
+    follow_redirects: bool = True
+    max_redirects: int = Field(5, ge=0, le=20)
+
     @field_validator("routes")
     @classmethod
     def _valid_routes(cls, value: list[str]) -> list[str]:
@@ -249,12 +260,6 @@ class RequestSpec(Contract):
             if not (route.isdigit() and 100 <= int(route) <= 599):
                 raise ValueError(f"route {route!r} is not an HTTP status code")
         return value
-
-    @model_validator(mode="after")
-    def _absolute_url_without_connection(self) -> RequestSpec:
-        if self.connection is None and not re.match(r"^https?://", self.url):
-            raise ValueError("url must be absolute (http or https) when no connection is given")
-        return self
 
     def query_pairs(self) -> list[tuple[str, Scalar]]:
         return list(self.query.items()) if isinstance(self.query, dict) else list(self.query)
@@ -312,31 +317,13 @@ class InvokeEvent(Contract):
 # --- Push ---------------------------------------------------------------------------------------
 
 
-class PushTarget(Contract):
-    connection: str | None = None
+class PushTarget(HttpCall):
     url: str = Field(min_length=1, description="absolute, or a path under the connection")
     method: Literal["POST", "PUT", "PATCH"] = "POST"
     headers: dict[str, str] = Field(default_factory=dict)
     format: Literal["json", "form"] = "json"
     signing_secret: str | None = None
-    success_codes: SuccessCodes = "2xx"
     timeout_s: float = Field(10.0, gt=0, le=60)
-
-    @field_validator("method", mode="before")
-    @classmethod
-    def _upper_method(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
-
-    @field_validator("success_codes")
-    @classmethod
-    def _valid_success_codes(cls, value: SuccessCodes) -> SuccessCodes:
-        return _check_success_codes(value)
-
-    @model_validator(mode="after")
-    def _absolute_url_without_connection(self) -> PushTarget:
-        if self.connection is None and not re.match(r"^https?://", self.url):
-            raise ValueError("url must be absolute (http or https) when no connection is given")
-        return self
 
 
 class PushMessage(Contract):
