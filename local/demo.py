@@ -75,6 +75,7 @@ def running_demo(
     connections: Path = CONNECTIONS_DIR,
     stack_name: str = "apicall-local",
     parameters: dict[str, str] | None = None,
+    moto_in_process: bool = True,
     log_level: str = "WARNING",
     push_retry_schedule: str | None = DEMO_RETRY_SCHEDULE,
     schedules: bool = False,
@@ -90,7 +91,9 @@ def running_demo(
     try:
         # The template's LogLevel parameter: the functions' JSON logs would drown the summary.
         values = {"LogLevel": log_level, **(parameters or {})}
-        with local_stack(stack_name=stack_name, parameters=values) as stack:
+        with local_stack(
+            stack_name=stack_name, parameters=values, moto_in_process=moto_in_process
+        ) as stack:
             names = stack.load_connections({**os.environ, "DEMO_API_URL": url}, connections)
             if push_retry_schedule:
                 stack.set_environment("PushFunction", {"PUSH_RETRY_SCHEDULE": push_retry_schedule})

@@ -343,7 +343,9 @@ def _deployed_functions(
 
 
 @contextmanager
-def moto_server(port: int | None = None) -> Iterator[str]:
+def moto_server(port: int | None = None, *, in_process: bool = True) -> Iterator[str]:
+    """moto's server on 127.0.0.1: a thread of this process, or a child process that is always
+    terminated (its CPU work then does not compete with the functions' for this GIL)."""
     import logging
     import warnings
 
@@ -356,6 +358,10 @@ def moto_server(port: int | None = None) -> Iterator[str]:
     logging.getLogger("samtranslator").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message="Tried to parse .* not supported by moto")
     port = port or free_port()
+    if not in_process:
+        with _moto_process(port) as endpoint_url:
+            yield endpoint_url
+        return
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
@@ -365,14 +371,46 @@ def moto_server(port: int | None = None) -> Iterator[str]:
 
 
 @contextmanager
+def _moto_process(port: int) -> Iterator[str]:
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"moto server did not start on port {port}")
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
 def local_stack(
-    *, stack_name: str = "apicall-local", parameters: dict[str, str] | None = None
+    *,
+    stack_name: str = "apicall-local",
+    parameters: dict[str, str] | None = None,
+    moto_in_process: bool = True,
 ) -> Iterator[LocalStack]:
     """Start moto, create the stack from template.yaml, and point this process at it."""
     import boto3
 
     saved_environ = dict(os.environ)
-    with moto_server() as endpoint_url:
+    with moto_server(in_process=moto_in_process) as endpoint_url:
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": endpoint_url,
