@@ -36,9 +36,7 @@ def test_request_function_may_read_only_its_secret_prefix() -> None:
         for policy in role["Properties"]["Policies"]
         for statement in policy["PolicyDocument"]["Statement"]
     ]
-    secret_statements = [
-        s for s in statements if any("secretsmanager" in a for a in _actions(s))
-    ]
+    secret_statements = [s for s in statements if any("secretsmanager" in a for a in _actions(s))]
     assert secret_statements
     for statement in secret_statements:
         resource = statement["Resource"]
