@@ -159,7 +159,7 @@ def register(app: DemoAPI) -> OrderSource:
         following = offset + len(data)
         link = None
         if data and following < size:
-            query = {"after": following, "limit": limit}
+            query: dict[str, int | str] = {"after": following, "limit": limit}
             if request.args.get(since):
                 query[since] = request.args[since]
             link = f"/paged/orders/next_url?{urlencode(query)}"
