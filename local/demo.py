@@ -31,6 +31,7 @@ from typing import Any
 
 from local.demo_api import DemoAPI, serve
 from local.schedules import Firing
+from local.sqs_trigger import peek_messages
 from local.stack import CONNECTIONS_DIR, LocalStack, local_stack
 from local.triggers import Triggers, running_triggers
 
@@ -296,26 +297,7 @@ def send_pushes(stack: LocalStack, bodies: list[str]) -> None:
 
 def dead_letters(stack: LocalStack, queue_logical_id: str) -> list[dict[str, Any]]:
     """Every message in a dead-letter queue, left there (received, then made visible again)."""
-    sqs = stack.client("sqs")
-    url = stack.queue_url(queue_logical_id)
-    found: dict[str, dict[str, Any]] = {}
-    while True:
-        batch = sqs.receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=10,
-            VisibilityTimeout=30,
-            MessageAttributeNames=["All"],
-            AttributeNames=["All"],
-        ).get("Messages", [])
-        if not batch:
-            break
-        for message in batch:
-            found[message["MessageId"]] = message
-    for message in found.values():
-        sqs.change_message_visibility(
-            QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-        )
-    return list(found.values())
+    return peek_messages(stack.client("sqs"), stack.queue_url(queue_logical_id))
 
 
 def run_pushes(demo: Demo) -> tuple[list[dict[str, Any]], dict[str, Any]]:

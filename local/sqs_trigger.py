@@ -131,3 +131,29 @@ def _lambda_attribute(value: dict[str, Any]) -> dict[str, Any]:
         "binaryListValues": [],
         "dataType": value["DataType"],
     }
+
+
+def peek_messages(sqs: Any, queue_url: str, *, passes: int = 3) -> list[dict[str, Any]]:
+    """Every message in a queue, left there: received, then made visible again at once.
+
+    Several passes, because one empty receive does not prove an SQS queue empty.
+    """
+    found: dict[str, dict[str, Any]] = {}
+    for _ in range(passes):
+        while True:
+            batch = sqs.receive_message(
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=30,
+                MessageAttributeNames=["All"],
+                AttributeNames=["All"],
+            ).get("Messages", [])
+            if not batch:
+                break
+            for message in batch:
+                found[message["MessageId"]] = message
+    for message in found.values():
+        sqs.change_message_visibility(
+            QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+    return list(found.values())

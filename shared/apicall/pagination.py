@@ -225,17 +225,21 @@ class CursorPaginator:
         return {"cursor": cursor}
 
 
-class NextUrlPaginator:
-    """`next_url`: the body names the next page's URL; none ends the run."""
-
-    def __init__(self, config: NextUrlPagination) -> None:
-        self.config = config
+class _LinkFollower:
+    """Both link styles: the first page is the request itself, later ones the link found."""
 
     def first_position(self) -> Position:
         return {"url": None}
 
     def request_for(self, request: OutgoingRequest, position: Position) -> OutgoingRequest:
         return follow_url(request, position.get("url"))
+
+
+class NextUrlPaginator(_LinkFollower):
+    """`next_url`: the body names the next page's URL; none ends the run."""
+
+    def __init__(self, config: NextUrlPagination) -> None:
+        self.config = config
 
     def next_position(self, position: Position, page: Page) -> Position | None:
         field = "pagination.next_url_path"
@@ -250,17 +254,11 @@ class NextUrlPaginator:
         return next_url_position(position, page, link, field=field)
 
 
-class LinkHeaderPaginator:
+class LinkHeaderPaginator(_LinkFollower):
     """`link_header`: RFC 8288 `Link: <...>; rel="next"`; none ends the run."""
 
     def __init__(self, config: LinkHeaderPagination) -> None:
         self.config = config
-
-    def first_position(self) -> Position:
-        return {"url": None}
-
-    def request_for(self, request: OutgoingRequest, position: Position) -> OutgoingRequest:
-        return follow_url(request, position.get("url"))
 
     def next_position(self, position: Position, page: Page) -> Position | None:
         link = next_link(page.headers)

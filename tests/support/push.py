@@ -19,7 +19,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from local import infra
-from local.sqs_trigger import SqsTrigger
+from local.sqs_trigger import SqsTrigger, peek_messages
 
 # --- a receiver ----------------------------------------------------------------------------------
 
@@ -175,26 +175,8 @@ class PushRig:
             self.sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
 
     def dead_letters(self) -> list[dict[str, Any]]:
-        """Every message in the DLQ (received once with visibility 0, so they stay there)."""
-        found: dict[str, dict[str, Any]] = {}
-        for _ in range(3):
-            while True:
-                batch = self.sqs.receive_message(
-                    QueueUrl=self.dlq_url,
-                    MaxNumberOfMessages=10,
-                    VisibilityTimeout=30,
-                    MessageAttributeNames=["All"],
-                    AttributeNames=["All"],
-                ).get("Messages", [])
-                if not batch:
-                    break
-                for message in batch:
-                    found[message["MessageId"]] = message
-        for message in found.values():
-            self.sqs.change_message_visibility(
-                QueueUrl=self.dlq_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-            )
-        return list(found.values())
+        """Every message in the DLQ, left there."""
+        return peek_messages(self.sqs, self.dlq_url)
 
 
 def make_rig(
