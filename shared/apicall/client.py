@@ -8,7 +8,6 @@ deadline, so slow headers are cut as surely as a slow body.
 
 from __future__ import annotations
 
-import contextvars
 import email.utils
 import functools
 import os
@@ -18,14 +17,13 @@ import tempfile
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import TYPE_CHECKING, Any
 
 import certifi
-import httpcore
 import httpx
 
 from apicall.errors import (
@@ -44,6 +42,7 @@ from apicall.models import Connection, RateLimit, RetryPolicy
 from apicall.ratelimit import RateLimiter
 
 if TYPE_CHECKING:  # templating is not needed to send, only to describe what is sent
+    from apicall import network
     from apicall.templating import OutgoingRequest
 
 REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
@@ -113,7 +112,9 @@ def _build_client(connection: Connection) -> httpx.Client:
     # httpx 0.28 has no public hook for the network backend; httpcore's pool takes one. Behind a
     # proxy the socket goes to the proxy (often on a private network), so only the deadline
     # applies there and the target is checked by the guard before each hop.
-    backend = _GuardedBackend(
+    from apicall import network
+
+    backend = network.GuardedBackend(
         _GUARDS[connection.allow_private_network], check_addresses=connection.proxy is None
     )
     transport._pool._network_backend = backend
@@ -162,15 +163,6 @@ def _load_client_cert(context: ssl.SSLContext, connection: Connection) -> None:
             ) from exc
 
 
-# --- the network backend: connect-time address check and the deadline ---------------------------
-
-
-@dataclass(frozen=True)
-class _Call:
-    guard: Guard
-    deadline: float
-
-
 @dataclass(frozen=True)
 class _Permits:
     """The shared rate limit of a named connection, asked before every request sent."""
@@ -188,91 +180,6 @@ class _Permits:
             after = retry_after_s(response.headers.get("retry-after"))
             if after:
                 self.limiter.pause(self.connection, after)
-
-
-# Set by `send` for the duration of one call; read by the backend in the same thread.
-_current_call: contextvars.ContextVar[_Call | None] = contextvars.ContextVar(
-    "apicall_current_call", default=None
-)
-# Set by `_Exchange._open` while a hop's rate-limit permit is still to be taken. The stream takes
-# it just before writing the request, so a grant is stamped when the request leaves, not before a
-# connect and TLS handshake of unknown length: the API sees the spacing the limiter kept.
-_permit_due: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
-    "apicall_permit_due", default=None
-)
-
-
-def _clamp(timeout: float | None) -> float | None:
-    call = _current_call.get()
-    if call is None:
-        return timeout
-    remaining = call.deadline - time.monotonic()
-    if remaining <= 0:
-        raise httpcore.ReadTimeout("the request's deadline passed")
-    return remaining if timeout is None else min(timeout, remaining)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    def __init__(self, stream: httpcore.NetworkStream) -> None:
-        self._stream = stream
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._stream.read(max_bytes, _clamp(timeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        take_permit = _permit_due.get()
-        if take_permit is not None:
-            _permit_due.set(None)
-            take_permit()
-        self._stream.write(buffer, _clamp(timeout))
-
-    def close(self) -> None:
-        self._stream.close()
-
-    def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.NetworkStream:
-        tls = self._stream.start_tls(ssl_context, server_hostname, _clamp(timeout))
-        return _DeadlineStream(tls)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
-
-
-class _GuardedBackend(httpcore.SyncBackend):
-    """Connects only to addresses the guard allows, resolving once so the check is the connect."""
-
-    def __init__(self, default_guard: Guard, *, check_addresses: bool) -> None:
-        self._default_guard = default_guard
-        self._check_addresses = check_addresses
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        call = _current_call.get()
-        guard = call.guard if call else self._default_guard
-        if not self._check_addresses or guard.allow_private:
-            addresses = [host]
-        else:
-            addresses = guard.allowed_addresses(host, port)
-        for index, address in enumerate(addresses):
-            try:
-                stream = super().connect_tcp(
-                    address, port, _clamp(timeout), local_address, socket_options
-                )
-                return _DeadlineStream(stream)
-            except httpcore.ConnectError:
-                if index == len(addresses) - 1:
-                    raise
-        raise httpcore.ConnectError(f"no address to connect to for {host}")
 
 
 # --- send ---------------------------------------------------------------------------------------
@@ -301,7 +208,9 @@ def send(
     request waits for a grant of `limiter` (RunsTable's by default) within the deadline.
     """
     started = time.monotonic()
-    call = _Call(guard or _GUARDS[connection.allow_private_network], started + timeout_s)
+    from apicall import network
+
+    call = network.Call(guard or _GUARDS[connection.allow_private_network], started + timeout_s)
     permits = None
     if connection_name and connection.rate_limit:
         permits = _Permits(limiter or RateLimiter(), connection_name, connection.rate_limit)
@@ -314,11 +223,11 @@ def send(
         max_redirects=max_redirects if follow_redirects else 0,
         permits=permits,
     )
-    token = _current_call.set(call)
+    token = network.current_call.set(call)
     try:
         received, attempts = _send_with_retries(exchange, request, retry)
     finally:
-        _current_call.reset(token)
+        network.current_call.reset(token)
     received.attempts = attempts
     received.elapsed_ms = int((time.monotonic() - started) * 1000)
     return received
@@ -388,7 +297,7 @@ class _Exchange:
     """One attempt: the first hop and every redirect, each checked by the guard."""
 
     client: httpx.Client
-    call: _Call
+    call: network.Call
     auth: httpx.Auth | None
     max_bytes: int
     truncate: bool
@@ -432,12 +341,14 @@ class _Exchange:
         body: dict[str, Any],
         auth: httpx.Auth | None,
     ) -> httpx.Response:
+        from apicall import network
+
         self.call.guard.check_url(url)
         due = None
         if self.permits:  # every hop counts: a redirect to the same API is one more request
             take_permit = functools.partial(self.permits.acquire, self.call.deadline)
             if _writes_through_backend(self.client):
-                due = _permit_due.set(take_permit)
+                due = network.permit_due.set(take_permit)
             else:
                 take_permit()
         try:
@@ -452,7 +363,7 @@ class _Exchange:
                 response = self.client.send(built, auth=auth, stream=True, follow_redirects=False)
         finally:
             if due is not None:  # not taken when no byte was written (the connect failed)
-                _permit_due.reset(due)
+                network.permit_due.reset(due)
         if self.permits:
             self.permits.pause_for(response)
         return response
@@ -484,9 +395,11 @@ class _Exchange:
 
 
 def _writes_through_backend(client: httpx.Client) -> bool:
-    """The client writes through `_GuardedBackend` (an injected client may not)."""
+    """The client writes through `network.GuardedBackend` (an injected client may not)."""
+    from apicall import network
+
     pool = getattr(client._transport, "_pool", None)
-    return isinstance(getattr(pool, "_network_backend", None), _GuardedBackend)
+    return isinstance(getattr(pool, "_network_backend", None), network.GuardedBackend)
 
 
 def _url(value: str) -> httpx.URL:

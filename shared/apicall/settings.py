@@ -12,7 +12,7 @@ from apicall.errors import config_error_from
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     runs_table: str | None = Field(None, alias="RUNS_TABLE")
     records_table: str | None = Field(None, alias="RECORDS_TABLE")
