@@ -37,32 +37,30 @@ def wait_for(condition: Callable[[], Any], *, timeout_s: float = 60, every_s: fl
     pytest.fail(f"gave up waiting after {timeout_s}s")
 
 
-def children(pid: int | None = None) -> set[int]:
-    """Live processes whose parent is `pid` (this process by default), from /proc."""
-    parent = pid or os.getpid()
+def _live_processes(field: int, value: int) -> set[int]:
+    """Live (not zombie) pids whose /proc stat field after "(comm)" equals `value`.
+
+    Fields after "(comm)": 0 state, 1 ppid, 2 pgrp, 3 session, ...
+    """
     found = set()
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        # after "(comm)": state ppid pgrp session ...
-        if int(fields[1]) == parent and fields[0] != "Z":
+        if int(fields[field]) == value and fields[0] != "Z":
             found.add(int(stat.parent.name))
     return found
+
+
+def children(pid: int | None = None) -> set[int]:
+    """Live processes whose parent is `pid` (this process by default), from /proc."""
+    return _live_processes(1, pid or os.getpid())
 
 
 def in_session(session: int) -> set[int]:
     """Live processes of a session (a child started with start_new_session=True leads one)."""
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == session and fields[0] != "Z":
-            found.add(int(stat.parent.name))
-    return found
+    return _live_processes(3, session)
 
 
 def port_open(port: int) -> bool:
