@@ -523,9 +523,15 @@ def redact_headers(
 ) -> dict[str, str]:
     """Headers with credential-carrying values masked: the usual auth and cookie headers, the
     header names of api_key connections seen by this container, and any names in `also`."""
-    masked = SENSITIVE_HEADERS | _api_key_headers | {name.lower() for name in also}
+    extra = {name.lower() for name in also} | _api_key_headers if also else _api_key_headers
     pairs = headers.items() if isinstance(headers, Mapping) else headers
-    return {name: REDACTED if name.lower() in masked else value for name, value in pairs}
+    return {
+        name: REDACTED if _is_sensitive(name.lower(), extra) else value for name, value in pairs
+    }
+
+
+def _is_sensitive(lowered: str, extra: set[str]) -> bool:
+    return lowered in SENSITIVE_HEADERS or lowered in extra
 
 
 @lru_cache(maxsize=256)

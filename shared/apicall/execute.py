@@ -111,7 +111,8 @@ class Execution:
 
     def answered(self, response: client.HttpResponse) -> Outcome:
         spec = self.spec
-        headers = auth.redact(auth.redact_headers(dict(response.headers)), self.secrets)
+        received = dict(response.headers.items())  # names lowercased, repeats comma-joined
+        headers = auth.redact(auth.redact_headers(received), self.secrets)
         common: dict[str, Any] = {
             "status": response.status,
             "route": _route_for_status(response.status, spec.routes),
@@ -122,7 +123,7 @@ class Execution:
             "run_id": self.run_id,
         }
         body, _kind = mapping.parse_body(
-            response.content, response.headers.get("content-type"), spec.response.format
+            response.content, received.get("content-type"), spec.response.format
         )
         body = auth.redact(body, self.secrets)
         if not client.is_success(response.status, spec.success_codes):

@@ -47,6 +47,7 @@ _SHORTHAND_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # --- Decoding -----------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=256)  # an API answers with the same few content types
 def _media_type(content_type: str | None) -> tuple[str, str | None]:
     """`Application/JSON; charset=UTF-8` -> (`application/json`, `utf-8`)."""
     if not content_type:
@@ -122,11 +123,12 @@ def _parse_auto(content: bytes, media: str, charset: str | None) -> tuple[Any, B
         return None, "json" if _JSON_TYPE.match(media) else "text"
     if _BINARY_TYPES.match(media):
         return base64.b64encode(content).decode("ascii"), "binary"
-    declared_text = bool(_JSON_TYPE.match(media) or _TEXT_TYPE.match(media))
+    declared_json = _JSON_TYPE.match(media) is not None
+    declared_text = declared_json or _TEXT_TYPE.match(media) is not None
     text = _decode(content, charset, strict=not declared_text)
     if text is None:
         return base64.b64encode(content).decode("ascii"), "binary"
-    if _JSON_TYPE.match(media):
+    if declared_json:
         try:
             return json.loads(text), "json"
         except ValueError:

@@ -313,14 +313,13 @@ def _render_url_template(
     spec: RequestSpec, values: dict[str, Any], *, missing: str, report: dict[str, str] | None
 ) -> str:
     """The spec's url with every placeholder filled and encoded as one URL component."""
+    plan = _url_plan(spec.url)
+    if isinstance(plan, str):
+        raise InvalidRequest(f"request.url: {plan}", field="request.url")
     out: list[str] = []
-    in_path = not _HAS_SCHEME.match(spec.url)
-    seen_literal = ""
-    for part in parse_template(spec.url, field="request.url"):
+    for part, in_path in plan:
         if isinstance(part, str):
             out.append(part)
-            seen_literal += part
-            in_path = _still_in_path(seen_literal, relative=not _HAS_SCHEME.match(spec.url))
             continue
         if part.name in spec.path_params:
             where = f"request.path_params.{part.name}"
@@ -338,6 +337,23 @@ def _render_url_template(
             )
         out.append(encode_segment(text))
     return "".join(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _url_plan(template: str) -> tuple[tuple[TemplatePart, bool], ...] | str:
+    """The url template's parts, each with whether it lies in the URL path; or why it is invalid."""
+    parts = _parse_template(template)
+    if isinstance(parts, str):
+        return parts
+    relative = not _HAS_SCHEME.match(template)
+    in_path, literal = relative, ""
+    plan: list[tuple[TemplatePart, bool]] = []
+    for part in parts:
+        if isinstance(part, str):
+            literal += part
+            in_path = _still_in_path(literal, relative=relative)
+        plan.append((part, in_path))
+    return tuple(plan)
 
 
 def _still_in_path(literal: str, *, relative: bool) -> bool:
@@ -381,16 +397,10 @@ def _absolute_url(template_url: str, filled: str, connection: Connection | None)
     return _join(connection.base_url, filled)
 
 
-def _split_query(url: str) -> tuple[str, list[tuple[str, str]]]:
-    """Move a URL's own query into pairs: httpx would drop URL pairs whose key params repeats."""
-    parts = urlsplit(url)
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", parts.fragment)), pairs
-
-
-def _checked_url(url: str) -> str:
-    # The full syntax check is httpx's, once, when the client parses the URL to send it; this is
-    # the cheap part that needs the spec's field name.
+def _split_checked_url(url: str) -> tuple[str, list[tuple[str, str]]]:
+    """The URL without its query, and the query as pairs: httpx would drop URL pairs whose key
+    `params` repeats. The full syntax check is httpx's, once, when the client parses the URL to
+    send it; this is the cheap part that needs the spec's field name."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018  (raises on a port that is not a number)
@@ -398,7 +408,10 @@ def _checked_url(url: str) -> str:
         raise InvalidRequest(f"request.url is not a valid URL: {exc}", field="request.url") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidRequest("request.url must be an http(s) URL with a host", field="request.url")
-    return url
+    if "?" not in url:
+        return url, []
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", parts.fragment)), pairs
 
 
 # --- Query and headers --------------------------------------------------------------------------
@@ -606,10 +619,10 @@ def render_request(
     if missing not in ("error", "empty"):
         raise ValueError(f"missing must be 'error' or 'empty', not {missing!r}")
     filled = _render_url_template(spec, values, missing=missing, report=report)
-    url, url_pairs = _split_query(_absolute_url(spec.url, filled, connection))
+    url, url_pairs = _split_checked_url(_absolute_url(spec.url, filled, connection))
     out = OutgoingRequest(
         method=spec.method,
-        url=_checked_url(url),
+        url=url,
         params=_query_pairs(spec, url_pairs, connection, values, missing=missing, report=report),
         headers=_headers(spec, connection, values, missing=missing, report=report),
     )

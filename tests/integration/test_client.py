@@ -383,6 +383,41 @@ def test_address_is_checked_again_when_the_socket_opens(server: HTTPServer) -> N
     assert server.log == []
 
 
+AWKWARD_PARAMS = [
+    ("q", "a b&c=d"),
+    ("q", "ümlaut/ü?#"),
+    ("empty", ""),
+    ("plus", "1+1"),
+    ("pct", "100%"),
+    ("key with space", "x"),
+]
+
+
+@pytest.mark.parametrize("own_query", ["", "?page=2&q=url"])
+def test_query_is_sent_exactly_as_httpx_params_would_send_it(
+    server: HTTPServer, own_query: str
+) -> None:
+    # Params join a query-less URL as a pre-encoded query (one parse instead of two); the wire
+    # must not tell the difference, with or without a query in the URL itself.
+    server.expect_request("/q").respond_with_data("ok")
+    url = server.url_for("/q") + own_query
+    with httpx.Client() as plain:
+        plain.get(url, params=AWKWARD_PARAMS)
+    expected = server.log[-1][0].full_path
+
+    send(
+        OutgoingRequest("GET", url, params=AWKWARD_PARAMS),
+        LOCAL,
+        timeout_s=5,
+        retry=None,
+        max_bytes=MB,
+        truncate=False,
+    )
+
+    assert server.log[-1][0].full_path == expected
+    assert server.log[-1][0].args.getlist("q")[-1] == "ümlaut/ü?#"
+
+
 def test_cookies_do_not_carry_over_between_sends(server: HTTPServer) -> None:
     server.expect_request("/set").respond_with_data("", headers={"Set-Cookie": "session=abc"})
     server.expect_request("/check").respond_with_data("")
