@@ -331,8 +331,10 @@ class _Exchange:
         }
         for hop in range(self.max_redirects + 1):
             response = self._open(method, url, headers, body, auth)
+            if response.status_code not in REDIRECT_STATUSES:
+                return self._read(response)
             location = response.headers.get("location")
-            if response.status_code not in REDIRECT_STATUSES or not location:
+            if not location:
                 return self._read(response)
             if hop == self.max_redirects:
                 return self._read(response)
@@ -356,11 +358,11 @@ class _Exchange:
         body: dict[str, Any],
         auth: httpx.Auth | None,
     ) -> httpx.Response:
-        from apicall import network
-
         self.call.guard.check_url(url)
         due = None
         if self.permits:  # every hop counts: a redirect to the same API is one more request
+            from apicall import network
+
             take_permit = functools.partial(self.permits.acquire, self.call.deadline)
             if _writes_through_backend(self.client):
                 due = network.permit_due.set(take_permit)
