@@ -1,9 +1,10 @@
 """Send one request with a total deadline, retries, guarded redirects and a capped body read.
 
 `send` is the only place httpx errors become apicall errors. Clients are built once per container
-per TLS/proxy configuration (`get_client`); their network backend re-checks the target address
-when a socket is opened (DNS rebinding) and clamps every socket operation to the request's
-deadline, so slow headers are cut as surely as a slow body.
+per TLS/proxy configuration (`get_client`); their network backend resolves and judges the target
+address when a socket is opened (so DNS rebinding has no window, and a kept-alive connection costs
+no lookup) and clamps every socket operation to the request's deadline, so slow headers are cut as
+surely as a slow body.
 """
 
 from __future__ import annotations
@@ -358,7 +359,8 @@ class _Exchange:
         body: dict[str, Any],
         auth: httpx.Auth | None,
     ) -> httpx.Response:
-        self.call.guard.check_url(url)
+        # Names are resolved once, when a socket is opened, if the backend judges addresses there.
+        self.call.guard.check_url(url, resolve=not _checks_addresses_at_connect(self.client))
         due = None
         if self.permits:  # every hop counts: a redirect to the same API is one more request
             from apicall import network
@@ -411,12 +413,22 @@ class _Exchange:
         )
 
 
-def _writes_through_backend(client: httpx.Client) -> bool:
-    """The client writes through `network.GuardedBackend` (an injected client may not)."""
+def _guarded_backend(client: httpx.Client) -> network.GuardedBackend | None:
+    """The client's `network.GuardedBackend`; None for an injected client without one."""
     from apicall import network
 
-    pool = getattr(client._transport, "_pool", None)
-    return isinstance(getattr(pool, "_network_backend", None), network.GuardedBackend)
+    backend = getattr(getattr(client._transport, "_pool", None), "_network_backend", None)
+    return backend if isinstance(backend, network.GuardedBackend) else None
+
+
+def _writes_through_backend(client: httpx.Client) -> bool:
+    return _guarded_backend(client) is not None
+
+
+def _checks_addresses_at_connect(client: httpx.Client) -> bool:
+    # Not behind a proxy: there the socket goes to the proxy; only the pre-check sees the target.
+    backend = _guarded_backend(client)
+    return backend is not None and backend.check_addresses
 
 
 def _target(request: OutgoingRequest) -> tuple[httpx.URL, list[tuple[str, str]]]:

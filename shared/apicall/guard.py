@@ -5,9 +5,11 @@ A host is judged by every address it stands for. Numeric spellings that `inet_at
 resolver; names are resolved and every address must pass. IPv6 forms that embed an IPv4 address
 (mapped, compatible, NAT64, 6to4, Teredo) are judged by the embedded address.
 
-The client repeats the address check when it opens a socket (see `client.py`), so a name that
-resolves to a public address here and to a private one a moment later (DNS rebinding) is still
-refused.
+The client judges a name when it opens a socket, by the very addresses it connects to (see
+`network.py`), so a name that resolves to a public address once and to a private one a moment
+later (DNS rebinding) is still refused. Its pre-request check then judges only what the URL spells
+(`check_url(resolve=False)`): one lookup per new connection, none per request on a kept-alive one.
+Behind a proxy the socket goes to the proxy, so there the pre-request check resolves the target.
 """
 
 from __future__ import annotations
@@ -62,7 +64,14 @@ class Guard:
     permit_loopback: bool = False
     resolver: Resolver = resolve_host
 
-    def check_url(self, url: str | httpx.URL) -> None:
+    def check_url(self, url: str | httpx.URL, *, resolve: bool = True) -> None:
+        """Raise unless `url` is http(s) on an allowed host.
+
+        `resolve=False` judges only what the URL spells (scheme, literal addresses, localhost
+        names) and leaves a DNS name to a connect-time check, which must then be in place: the
+        client's backend resolves once there, and a kept-alive connection was judged when it
+        was opened.
+        """
         parsed = _parse(url)
         if parsed.scheme not in ("http", "https"):
             raise BlockedURL(
@@ -74,13 +83,28 @@ class Guard:
         if self.allow_private:
             return
         try:
-            self.allowed_addresses(parsed.host, parsed.port or _default_port(parsed.scheme))
+            if resolve:
+                self.allowed_addresses(parsed.host, parsed.port or _default_port(parsed.scheme))
+            else:
+                self._spelled_addresses(parsed.host)
         except BlockedURL as exc:
             exc.url = safe_url(url)
             raise
 
     def allowed_addresses(self, host: str, port: int) -> list[str]:
         """The addresses `host` stands for, refusing the host unless every one is allowed."""
+        spelled = self._spelled_addresses(host)
+        if spelled is not None:
+            return spelled
+        host = host.rstrip(".").lower()
+        addresses = self._resolve(host, port)
+        for address in addresses:
+            self._check_address(ipaddress.ip_address(address), host)
+        return addresses
+
+    def _spelled_addresses(self, host: str) -> list[str] | None:
+        """The address a literal host is, None for a name to resolve; refuses what it can judge
+        without DNS (forbidden literals, localhost names)."""
         host = host.rstrip(".").lower()
         literal = parse_ip(host)
         if literal is not None:
@@ -88,10 +112,7 @@ class Guard:
             return [str(literal)]
         if not self.permit_loopback and _is_localhost_name(host):
             raise BlockedURL(f"host {host!r} is a loopback name")
-        addresses = self._resolve(host, port)
-        for address in addresses:
-            self._check_address(ipaddress.ip_address(address), host)
-        return addresses
+        return None
 
     def check_address(self, address: str) -> None:
         if not self.allow_private:

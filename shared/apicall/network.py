@@ -81,7 +81,7 @@ class GuardedBackend(httpcore.SyncBackend):
 
     def __init__(self, default_guard: Guard, *, check_addresses: bool) -> None:
         self._default_guard = default_guard
-        self._check_addresses = check_addresses
+        self.check_addresses = check_addresses
 
     def connect_tcp(
         self,
@@ -93,7 +93,7 @@ class GuardedBackend(httpcore.SyncBackend):
     ) -> httpcore.NetworkStream:
         call = current_call.get()
         guard = call.guard if call else self._default_guard
-        if not self._check_addresses or guard.allow_private:
+        if not self.check_addresses or guard.allow_private:
             addresses = [host]
         else:
             addresses = guard.allowed_addresses(host, port)

@@ -371,15 +371,62 @@ def test_private_target_is_refused_by_default(server: HTTPServer) -> None:
     assert server.log == []
 
 
-def test_address_is_checked_again_when_the_socket_opens(server: HTTPServer) -> None:
-    # DNS rebinding: the name is public when the guard asks, loopback when the client connects.
-    answers = iter([["93.184.215.14"], ["127.0.0.1"]])
-    guard = Guard(resolver=lambda host, port: next(answers))
+def test_a_name_is_judged_by_the_address_the_socket_opens_to(server: HTTPServer) -> None:
+    # DNS rebinding has no window: the one lookup is the one the socket connects to.
+    lookups: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        return ["127.0.0.1"]
+
     server.expect_request("/x").respond_with_data("secret")
 
     with pytest.raises(BlockedURL, match="loopback"):
-        fetch(f"http://rebind.test:{server.port}/x", Connection(), guard=guard)
+        fetch(f"http://rebind.test:{server.port}/x", Connection(), guard=Guard(resolver=resolver))
 
+    assert server.log == []
+    assert lookups == ["rebind.test"]
+
+
+def test_a_kept_alive_connection_is_not_looked_up_again(
+    scripted_server: Callable[..., ScriptedServer],
+) -> None:
+    lookups: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        return ["127.0.0.1"]
+
+    def keep_alive(conn: socket.socket, index: int) -> None:
+        while read_request_head(conn):
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    target = scripted_server(keep_alive)
+    guard = Guard(permit_loopback=True, resolver=resolver)
+
+    for _ in range(3):
+        assert fetch(f"http://api.test:{target.port}/x", Connection(), guard=guard).status == 200
+
+    assert len(target.arrivals) == 1
+    assert lookups == ["api.test"]  # the connect's, once; none per request
+
+
+def test_behind_a_proxy_the_target_is_resolved_before_each_request(server: HTTPServer) -> None:
+    # The socket goes to the proxy, so the pre-request check is the only one that sees the target.
+    lookups: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        return ["10.0.0.7"]
+
+    with pytest.raises(BlockedURL, match="private"):
+        fetch(
+            "http://internal.test/x",
+            Connection(proxy=f"http://127.0.0.1:{server.port}"),
+            guard=Guard(resolver=resolver),
+        )
+
+    assert lookups == ["internal.test"]
     assert server.log == []
 
 
