@@ -15,23 +15,14 @@ from hypothesis import strategies as st
 
 from functions.request import api
 from local.stack import LocalContext
+from tests.support import strategies
 from tests.support.demo import load_event
 
 pytestmark = pytest.mark.usefixtures("tables")
 
 EXAMPLES_PER_ROUTE = 130  # 4 routes: 520 bodies
 
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**70), 2**70)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=12),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
+json_values = strategies.json_values()
 blocked_urls = st.sampled_from(
     [
         "http://127.0.0.1:9/x",

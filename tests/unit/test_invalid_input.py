@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from apicall.execute import execute_event
+from tests.support import strategies
 
 VALID: dict[str, Any] = {
     "request": {
@@ -113,13 +114,7 @@ def test_event_that_is_not_an_invoke_object_is_refused(event: Any) -> None:
     assert outcome["error"]["field"] in {"event", "request"}
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
-    ),
-    max_leaves=8,
-)
+json_values = strategies.json_values(max_leaves=8, max_text=8)
 spec_keys = st.sampled_from(
     [
         "url",
