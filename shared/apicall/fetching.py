@@ -190,6 +190,8 @@ class RecordMapper:
     def __init__(self, job: FetchJob, run_id: str) -> None:
         self.job = job
         self.run_id = run_id
+        fields = job.records.fields
+        self.fields = mapping.FieldMapper(fields, where="records.fields") if fields else None
         for index, spec in enumerate(job.records.fields):
             if spec.name in RESERVED_ATTRIBUTES:
                 raise ConfigError(
@@ -212,12 +214,7 @@ class RecordMapper:
             if problem:
                 skipped.append((where, problem))
                 continue
-            if job.records.fields:
-                values = mapping.map_fields(
-                    record, job.records.fields, where="records.fields"
-                ).values
-            else:
-                values = record
+            values = self.fields.map(record).values if self.fields else record
             items[key] = {**values, "pk": job.job, "sk": key}
             items[key]["_fetched_at"] = fetched_at
             items[key]["_run_id"] = self.run_id
