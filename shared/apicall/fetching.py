@@ -44,7 +44,14 @@ from apicall.errors import (
 )
 from apicall.models import Connection, FetchJob
 from apicall.observability import MetricUnit, logger, metrics
-from apicall.pagination import Page, Paginator, Position, paginator_for, with_params
+from apicall.pagination import (
+    Page,
+    Paginator,
+    Position,
+    paginator_for,
+    storable_position,
+    with_params,
+)
 from apicall.ratelimit import RateLimiter
 from apicall.settings import get_settings
 from apicall.store import RecordsWriter, RunsStore, WriteReport, default_runs_store, to_dynamo
@@ -571,7 +578,8 @@ class FetchRun:
             if following is not None and not handing_off:
                 pending = pool.submit(fetcher.fetch, following)  # while this page is written
             self._write(mapper.map_page(page.records, number), page)
-            state.position, state.page_hash = following or {}, page.digest
+            state.position = storable_position(following, self.secrets) if following else {}
+            state.page_hash = page.digest
             self.budget.page_took((time.monotonic() - page_started) * 1000)
             page_started = time.monotonic()
             if following is None:

@@ -14,12 +14,13 @@ the fetch can checkpoint it after every page and resume from it in another invoc
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, urljoin, urlsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from apicall import mapping
+from apicall.auth import redact
 from apicall.errors import ConfigError, InvalidResponse
 from apicall.models import (
     CursorPagination,
@@ -308,6 +309,24 @@ def next_url_position(position: Position, page: Page, link: str, *, field: str) 
             field=field,
         )
     return {"url": target}
+
+
+def storable_position(position: Position, secrets: Collection[str]) -> Position:
+    """`position` fit for RunsTable: a link's query pairs that carry a credential are dropped.
+
+    APIs often echo the key they were called with into their next links. The connection's auth
+    adds its own credentials to every request, so a run resumed from the scrubbed link still
+    authenticates; the in-flight run keeps following the links as sent.
+    """
+    url = position.get("url")
+    if not url or not secrets:
+        return position
+    parts = urlsplit(url)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(name, value) for name, value in pairs if redact(value, secrets) == value]
+    if len(kept) == len(pairs):
+        return position
+    return {**position, "url": urlunsplit(parts._replace(query=urlencode(kept)))}
 
 
 def _kind(value: Any) -> str:

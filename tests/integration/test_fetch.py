@@ -14,6 +14,8 @@ from typing import Any
 
 import boto3
 import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from apicall import fetching
 from apicall.store import RecordsWriter, RunsStore
@@ -368,3 +370,57 @@ def test_a_schedule_while_another_invocation_holds_the_run_is_skipped(orders, ta
     answer = fetching.run_fetch(job)
 
     assert answer["status"] == "busy" and "offset" not in orders.served
+
+
+# --- credentials at rest ------------------------------------------------------------------------
+
+
+def test_a_key_echoed_in_next_links_is_not_stored_and_the_resumed_run_still_authenticates(
+    httpserver: HTTPServer, put_connection, tables
+) -> None:
+    # GIVEN an API that takes its key in the query and echoes it into its next links, and fails
+    # page 2 once, so the run stops with a checkpoint holding that link
+    key = "k3y-echoed-into-links"
+    failed_once: list[int] = []
+
+    def pages(request: Request) -> Response:
+        if request.args.get("api_key") != key:
+            return Response("no key", status=401)
+        page = int(request.args.get("page", "1"))
+        if page == 2 and not failed_once:
+            failed_once.append(page)
+            return Response("try later", status=503)
+        following = {"next": f"/items?page={page + 1}&api_key={key}"} if page < 3 else {}
+        body = {"data": [{"id": f"{page}-{n}"} for n in range(2)], "links": following}
+        return Response(json.dumps(body), content_type="application/json")
+
+    httpserver.expect_request("/items").respond_with_handler(pages)
+    put_connection(
+        "echoing",
+        {
+            "base_url": httpserver.url_for("/"),
+            "auth": {"type": "api_key", "name": "api_key", "value": key, "in": "query"},
+            "retry": {"attempts": 1},
+            "allow_private_network": True,
+        },
+    )
+    event = {
+        "job": "echoing-items",
+        "request": {"connection": "echoing", "url": "/items"},
+        "pagination": {"type": "next_url", "next_url_path": "$.links.next"},
+        "records": {"path": "$.data[*]", "key": "$.id"},
+    }
+
+    failed = invoke(event)
+
+    assert failed["status"] == "failed" and failed["error"]["status"] == 503
+    checkpoint = RunsStore(tables["RunsTable"]).get("fetch#echoing-items", "checkpoint")
+    assert checkpoint is not None and checkpoint["position"]["url"].endswith("/items?page=2")
+    runs_table = tables["RunsTable"].scan()["Items"]
+    assert runs_table and key not in json.dumps(runs_table, default=str)
+
+    # THEN the resumed run adds the key itself (the server answers 401 without it) and finishes
+    resumed = invoke(event)
+
+    assert resumed["status"] == "succeeded" and resumed["run_id"] == failed["run_id"]
+    assert stored_ids(tables, "echoing-items") == ["1-0", "1-1", "2-0", "2-1", "3-0", "3-1"]
