@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import re
-import ssl
 import threading
 import time
 import warnings
@@ -267,12 +266,21 @@ class TokenSource:
     # the token endpoint
 
     def _from_endpoint(self) -> AccessToken:
-        from apicall.guard import check_url
+        from apicall import network
+        from apicall.guard import Guard
 
-        check_url(self.auth.token_url, allow_private=self.connection.allow_private_network)
-        if isinstance(self.auth, OAuth2ClientCredentials):
-            return self._client_credentials(self.auth)
-        return self._refresh(self.auth)
+        # The token client's sockets judge a name's addresses when they open (see network.py);
+        # behind a proxy only this check sees the token endpoint's host.
+        guard = Guard(allow_private=self.connection.allow_private_network)
+        guard.check_url(self.auth.token_url, resolve=self.connection.proxy is not None)
+        # A rate-limit permit waiting for the API request's first write is not the token call's.
+        pending_permit = network.permit_due.set(None)
+        try:
+            if isinstance(self.auth, OAuth2ClientCredentials):
+                return self._client_credentials(self.auth)
+            return self._refresh(self.auth)
+        finally:
+            network.permit_due.reset(pending_permit)
 
     def _client_credentials(self, auth: OAuth2ClientCredentials) -> AccessToken:
         extra = {"scope": auth.scope, "audience": auth.audience}
@@ -347,26 +355,7 @@ class TokenSource:
             )
 
     def _token_client(self) -> Any:
-        with warnings.catch_warnings():
-            # Authlib warns on import that it fell back from the httpx2 package to httpx, which
-            # is what we pin. Its module forces that warning on, so our filter must come after.
-            from authlib.deprecate import AuthlibDeprecationWarning
-
-            warnings.simplefilter("ignore", AuthlibDeprecationWarning)
-            from authlib.integrations.httpx_client import OAuth2Client
-
-        oauth = OAuth2Client(
-            client_id=self.auth.client_id,
-            client_secret=self.auth.client_secret,
-            token_endpoint_auth_method=self.auth.token_auth_method,
-            timeout=self.connection.timeout_s,
-            verify=_verify(self.connection),
-            proxy=self.connection.proxy,
-            # Like the API client: the connection's proxy only, never one from the environment;
-            # no redirects, which the URL guard has not checked.
-            trust_env=False,
-            follow_redirects=False,
-        )
+        oauth = oauth_client(self.connection, self.auth)
         for hook in ("access_token_response", "refresh_token_response"):
             oauth.register_compliance_hook(hook, _refuse_unless_success)
         return oauth
@@ -449,16 +438,36 @@ def _lifetime(expires_in: Any) -> float:
     return seconds if seconds > 0 else DEFAULT_TOKEN_LIFETIME_S
 
 
-def _verify(connection: Connection) -> bool | ssl.SSLContext:
-    if not connection.verify_ssl:
-        return False
-    if not connection.ca_bundle:
-        return True
-    import certifi
+def oauth_client(
+    connection: Connection,
+    auth: OAuth2ClientCredentials | OAuth2AuthorizationCode,
+    **options: Any,
+) -> Any:
+    """An Authlib OAuth2Client for the token endpoint, over the connection's own transport: its
+    TLS settings and client certificate (RFC 8705 endpoints need it), its proxy, the address check
+    when the socket opens and, during a request, that request's deadline."""
+    from apicall import client
 
-    context = ssl.create_default_context(cafile=certifi.where())
-    context.load_verify_locations(cadata=connection.ca_bundle)
-    return context
+    with warnings.catch_warnings():
+        # Authlib warns on import that it fell back from the httpx2 package to httpx, which is
+        # what we pin. Its module forces that warning on, so our filter must come after.
+        from authlib.deprecate import AuthlibDeprecationWarning
+
+        warnings.simplefilter("ignore", AuthlibDeprecationWarning)
+        from authlib.integrations.httpx_client import OAuth2Client
+
+    return OAuth2Client(
+        client_id=auth.client_id,
+        client_secret=auth.client_secret,
+        token_endpoint_auth_method=auth.token_auth_method,
+        timeout=connection.timeout_s,
+        transport=client.build_transport(connection),
+        # Like the API client: the connection's proxy only, never one from the environment; no
+        # redirects, which the URL guard has not checked.
+        trust_env=False,
+        follow_redirects=False,
+        **options,
+    )
 
 
 def _log_table_problem(name: str, action: str, exc: Exception) -> None:

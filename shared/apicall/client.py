@@ -106,6 +106,17 @@ def _client_key(connection: Connection) -> tuple[Any, ...]:
 
 
 def _build_client(connection: Connection) -> httpx.Client:
+    return _CookielessClient(
+        transport=build_transport(connection),
+        follow_redirects=False,
+        trust_env=False,
+        headers=DEFAULT_HEADERS,
+    )
+
+
+def build_transport(connection: Connection) -> httpx.HTTPTransport:
+    """The connection's TLS (CA bundle, client certificate), proxy and pool, with sockets opened
+    through `network.GuardedBackend`: the API client and the OAuth token client both use it."""
     limits = httpx.Limits(
         max_connections=connection.max_in_flight,
         max_keepalive_connections=connection.max_in_flight,
@@ -122,9 +133,7 @@ def _build_client(connection: Connection) -> httpx.Client:
         _GUARDS[connection.allow_private_network], check_addresses=connection.proxy is None
     )
     transport._pool._network_backend = backend
-    return _CookielessClient(
-        transport=transport, follow_redirects=False, trust_env=False, headers=DEFAULT_HEADERS
-    )
+    return transport
 
 
 class _NoCookies(httpx.Cookies):

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 import secrets
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
+from apicall.auth import oauth_client
 from apicall.connections import load_connection, update_connection
 from apicall.errors import AuthError, ConfigError
 from apicall.guard import check_url
@@ -112,26 +112,12 @@ def _code_auth(name: str, connection: Connection) -> OAuth2AuthorizationCode:
 def _oauth_client(
     auth: OAuth2AuthorizationCode, redirect_uri: str, connection: Connection | None = None
 ) -> Any:
-    with warnings.catch_warnings():
-        # Authlib prefers the httpx2 package and warns when it falls back to httpx.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from authlib.integrations.httpx_client import OAuth2Client
-
-    from apicall.auth import _verify
-
-    conn = connection or Connection()
-    return OAuth2Client(
-        client_id=auth.client_id,
-        client_secret=auth.client_secret,
-        token_endpoint_auth_method=auth.token_auth_method,
+    return oauth_client(
+        connection or Connection(),
+        auth,
         scope=auth.scope,
         redirect_uri=redirect_uri,
         code_challenge_method="S256",
-        timeout=conn.timeout_s,
-        verify=_verify(conn),
-        proxy=conn.proxy,
-        follow_redirects=False,
-        trust_env=False,
     )
 
 

@@ -16,15 +16,20 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
+import trustme
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from apicall import auth
 from apicall.auth import auth_for
+from apicall.client import send
 from apicall.connections import load_connection
 from apicall.errors import AuthError, BlockedURL
+from apicall.guard import Guard
 from apicall.models import Connection
 from apicall.store import RunsStore
+from apicall.templating import OutgoingRequest
+from tests.support.servers import client_cert
 
 CLIENT_SECRET = "cs-very-secret-41f2"
 REFRESH_TOKEN = "rt-original-8c1d"
@@ -578,3 +583,64 @@ def test_authorization_code_without_a_refresh_token_asks_for_consent(
 def _stored_auth(aws: Any, name: str) -> dict[str, Any]:
     secret = aws.client("secretsmanager").get_secret_value(SecretId=f"apicall/connections/{name}")
     return json.loads(secret["SecretString"])["auth"]
+
+
+# --- the token endpoint's connection ------------------------------------------------------------
+
+
+def test_the_token_endpoint_gets_the_connections_client_certificate(
+    mtls_server: HTTPServer, tls_ca: trustme.CA, store: RunsStore
+) -> None:
+    # Certificate-bound token endpoints (RFC 8705) refuse a client that presents no certificate.
+    endpoint, api = TokenEndpoint(), Api()
+    mtls_server.expect_request("/oauth/token", method="POST").respond_with_handler(endpoint.handle)
+    mtls_server.expect_request("/api").respond_with_handler(api.handle)
+    conn = client_credentials(mtls_server).model_copy(
+        update={
+            "ca_bundle": tls_ca.cert_pem.bytes().decode(),
+            "client_cert": client_cert(tls_ca),
+        }
+    )
+
+    response = send(
+        OutgoingRequest("GET", mtls_server.url_for("/api")),
+        conn,
+        auth=auth_for("mtls", conn, store=store),
+        timeout_s=5,
+        retry=None,
+        max_bytes=1024,
+        truncate=False,
+    )
+
+    assert response.status == 200
+    assert endpoint.calls == 1 and api.seen[0]["authorization"] == "Bearer access-1"
+
+
+def test_the_token_endpoints_address_is_judged_when_its_socket_opens(
+    httpserver: HTTPServer, token_endpoint: TokenEndpoint, api: Api, store: RunsStore
+) -> None:
+    # The name resolves to a private address at connect time: no token request leaves.
+    lookups: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        return ["10.0.0.9"]
+
+    conn = client_credentials(
+        httpserver, token_url=f"http://token.test:{httpserver.port}/oauth/token"
+    ).model_copy(update={"allow_private_network": False})
+
+    with pytest.raises(BlockedURL, match="private"):
+        send(
+            OutgoingRequest("GET", httpserver.url_for("/api")),
+            conn,
+            auth=auth_for("rebind", conn, store=store),
+            timeout_s=5,
+            retry=None,
+            max_bytes=1024,
+            truncate=False,
+            guard=Guard(permit_loopback=True, resolver=resolver),
+        )
+
+    assert lookups == ["token.test"]
+    assert token_endpoint.calls == 0 and api.seen == []

@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 import trustme
-from cryptography.hazmat.primitives import serialization
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -28,12 +27,13 @@ from apicall.errors import (
     UpstreamTimeout,
 )
 from apicall.guard import Guard
-from apicall.models import ClientCert, Connection, RetryPolicy
+from apicall.models import Connection, RetryPolicy
 from apicall.templating import OutgoingRequest
 from tests.support.servers import (
     PROXY_PASSWORD,
     PROXY_USER,
     ScriptedServer,
+    client_cert,
     free_port,
     read_request_head,
     reset,
@@ -502,20 +502,6 @@ def test_verify_ssl_false_accepts_any_certificate(https_server: HTTPServer) -> N
     connection = Connection(allow_private_network=True, verify_ssl=False)
 
     assert fetch(https_server.url_for("/"), connection).status == 200
-
-
-def client_cert(ca: trustme.CA, password: str | None = None) -> ClientCert:
-    issued = ca.issue_cert("client@example.com")
-    key = issued.private_key_pem.bytes()
-    if password:
-        loaded = serialization.load_pem_private_key(key, password=None)
-        key = loaded.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(password.encode()),
-        )
-    chain = b"".join(blob.bytes() for blob in issued.cert_chain_pems)
-    return ClientCert(cert=chain.decode(), key=key.decode(), password=password)
 
 
 def test_server_requiring_a_client_certificate_refuses_without_one(

@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 
 import pytest
 import trustme
+from cryptography.hazmat.primitives import serialization
 from pytest_httpserver import HTTPServer
+
+from apicall.models import ClientCert
 
 Script = Callable[[socket.socket, int], None]
 
@@ -169,6 +172,21 @@ def mtls_server(tls_ca: trustme.CA) -> Iterator[HTTPServer]:
     yield server
     server.clear()
     server.stop()
+
+
+def client_cert(ca: trustme.CA, password: str | None = None) -> ClientCert:
+    """A client certificate issued by `ca`, its key encrypted with `password` if one is given."""
+    issued = ca.issue_cert("client@example.com")
+    key = issued.private_key_pem.bytes()
+    if password:
+        loaded = serialization.load_pem_private_key(key, password=None)
+        key = loaded.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(password.encode()),
+        )
+    chain = b"".join(blob.bytes() for blob in issued.cert_chain_pems)
+    return ClientCert(cert=chain.decode(), key=key.decode(), password=password)
 
 
 # --- proxy --------------------------------------------------------------------------------------
