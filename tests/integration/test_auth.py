@@ -588,6 +588,22 @@ def _stored_auth(aws: Any, name: str) -> dict[str, Any]:
 # --- the token endpoint's connection ------------------------------------------------------------
 
 
+def send_through_apicall(
+    server: HTTPServer, conn: Connection, credentials: httpx.Auth | None, **options: Any
+) -> Any:
+    """GET /api with apicall's own client (its transport, guard and deadline), not plain httpx."""
+    return send(
+        OutgoingRequest("GET", server.url_for("/api")),
+        conn,
+        auth=credentials,
+        timeout_s=5,
+        retry=None,
+        max_bytes=1024,
+        truncate=False,
+        **options,
+    )
+
+
 def test_the_token_endpoint_gets_the_connections_client_certificate(
     mtls_server: HTTPServer, tls_ca: trustme.CA, store: RunsStore
 ) -> None:
@@ -602,15 +618,7 @@ def test_the_token_endpoint_gets_the_connections_client_certificate(
         }
     )
 
-    response = send(
-        OutgoingRequest("GET", mtls_server.url_for("/api")),
-        conn,
-        auth=auth_for("mtls", conn, store=store),
-        timeout_s=5,
-        retry=None,
-        max_bytes=1024,
-        truncate=False,
-    )
+    response = send_through_apicall(mtls_server, conn, auth_for("mtls", conn, store=store))
 
     assert response.status == 200
     assert endpoint.calls == 1 and api.seen[0]["authorization"] == "Bearer access-1"
@@ -631,14 +639,10 @@ def test_the_token_endpoints_address_is_judged_when_its_socket_opens(
     ).model_copy(update={"allow_private_network": False})
 
     with pytest.raises(BlockedURL, match="private"):
-        send(
-            OutgoingRequest("GET", httpserver.url_for("/api")),
+        send_through_apicall(
+            httpserver,
             conn,
-            auth=auth_for("rebind", conn, store=store),
-            timeout_s=5,
-            retry=None,
-            max_bytes=1024,
-            truncate=False,
+            auth_for("rebind", conn, store=store),
             guard=Guard(permit_loopback=True, resolver=resolver),
         )
 
