@@ -397,11 +397,14 @@ class _Exchange:
         return response
 
     def _read(self, response: httpx.Response) -> HttpResponse:
+        # The guarded backend clamps every socket read to the deadline, so a body that has
+        # already arrived in full is kept even when it is read late (a busy container): a 2xx
+        # thrown away would be sent again, and a webhook receiver would see it twice. Only an
+        # injected client without that backend needs the clock checked between chunks.
+        between_chunks = None if _guarded_backend(self.client) else self.call.deadline
         try:
             with _translated(response.url):
-                content, truncated = read_capped(
-                    response, self.max_bytes, deadline=self.call.deadline
-                )
+                content, truncated = read_capped(response, self.max_bytes, deadline=between_chunks)
         finally:
             response.close()
         if truncated and not self.truncate:
@@ -496,7 +499,7 @@ def read_capped(
 
 
 def _raw_chunks(response: httpx.Response, deadline: float | None) -> Iterator[bytes]:
-    # The backend clamps socket reads to the deadline; this check also covers injected clients.
+    # For clients whose socket reads are not clamped to the deadline (see `_Exchange._read`).
     # No chunk_size: httpx would buffer up to it, hiding a trickle from the clock.
     for chunk in response.iter_raw():
         if deadline is not None and time.monotonic() > deadline:

@@ -16,6 +16,7 @@ import trustme
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from apicall import client as client_module
 from apicall.client import get_client, is_success, send
 from apicall.errors import (
     BlockedURL,
@@ -226,6 +227,30 @@ def test_deadline_cuts_a_trickle_even_with_an_injected_client(
         fetch(target.url + "/", timeout_s=1.0, client=plain)
 
     assert time.monotonic() - started < 1.0 + 1.5
+
+
+def test_a_response_already_received_is_kept_when_it_is_read_after_the_deadline(
+    scripted_server: Callable[..., ScriptedServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The whole answer arrives at once; the container is then too busy to read it before the
+    # deadline. Throwing the 200 away would make the caller send it again.
+    def whole_answer(conn: socket.socket, index: int) -> None:
+        read_request_head(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\ndelivered")
+        time.sleep(1)
+
+    target = scripted_server(whole_answer)
+    read_on_time = client_module.read_capped
+
+    def busy_then_read(*args: Any, **kwargs: Any) -> tuple[bytes, bool]:
+        time.sleep(0.6)
+        return read_on_time(*args, **kwargs)
+
+    monkeypatch.setattr(client_module, "read_capped", busy_then_read)
+
+    response = fetch(target.url + "/", timeout_s=0.4)
+
+    assert (response.status, response.content) == (200, b"delivered")
 
 
 def test_silent_server_is_a_read_timeout(scripted_server: Callable[..., ScriptedServer]) -> None:
