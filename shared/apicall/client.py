@@ -239,8 +239,10 @@ def send(
     permits = None
     if connection_name and connection.rate_limit:
         permits = _Permits(limiter or RateLimiter(), connection_name, connection.rate_limit)
+    client = client or get_client(connection)
     exchange = _Exchange(
-        client=client or get_client(connection),
+        client=client,
+        backend=_guarded_backend(client),
         call=call,
         auth=auth,
         max_bytes=max_bytes,
@@ -322,6 +324,9 @@ class _Exchange:
     """One attempt: the first hop and every redirect, each checked by the guard."""
 
     client: httpx.Client
+    # The client's network.GuardedBackend: it judges addresses when sockets open and clamps every
+    # socket operation to the deadline. An injected client may have none.
+    backend: network.GuardedBackend | None
     call: network.Call
     auth: httpx.Auth | None
     max_bytes: int
@@ -368,14 +373,16 @@ class _Exchange:
         body: dict[str, Any],
         auth: httpx.Auth | None,
     ) -> httpx.Response:
-        # Names are resolved once, when a socket is opened, if the backend judges addresses there.
-        self.call.guard.check_url(url, resolve=not _checks_addresses_at_connect(self.client))
+        # A name is resolved once, when a socket opens, where the backend judges addresses; behind
+        # a proxy the socket goes to the proxy, so only this check sees the target.
+        checked_at_connect = self.backend is not None and self.backend.check_addresses
+        self.call.guard.check_url(url, resolve=not checked_at_connect)
         due = None
         if self.permits:  # every hop counts: a redirect to the same API is one more request
             from apicall import network
 
             take_permit = functools.partial(self.permits.acquire, self.call.deadline)
-            if _writes_through_backend(self.client):
+            if self.backend is not None:  # taken when the request's first byte is written
                 due = network.permit_due.set(take_permit)
             else:
                 take_permit()
@@ -401,7 +408,7 @@ class _Exchange:
         # already arrived in full is kept even when it is read late (a busy container): a 2xx
         # thrown away would be sent again, and a webhook receiver would see it twice. Only an
         # injected client without that backend needs the clock checked between chunks.
-        between_chunks = None if _guarded_backend(self.client) else self.call.deadline
+        between_chunks = None if self.backend is not None else self.call.deadline
         try:
             with _translated(response.url):
                 content, truncated = read_capped(response, self.max_bytes, deadline=between_chunks)
@@ -431,16 +438,6 @@ def _guarded_backend(client: httpx.Client) -> network.GuardedBackend | None:
 
     backend = getattr(getattr(client._transport, "_pool", None), "_network_backend", None)
     return backend if isinstance(backend, network.GuardedBackend) else None
-
-
-def _writes_through_backend(client: httpx.Client) -> bool:
-    return _guarded_backend(client) is not None
-
-
-def _checks_addresses_at_connect(client: httpx.Client) -> bool:
-    # Not behind a proxy: there the socket goes to the proxy; only the pre-check sees the target.
-    backend = _guarded_backend(client)
-    return backend is not None and backend.check_addresses
 
 
 def _target(request: OutgoingRequest) -> tuple[httpx.URL, list[tuple[str, str]]]:
