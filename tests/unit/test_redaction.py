@@ -182,14 +182,16 @@ def test_redact_headers_accepts_extra_names_and_pairs() -> None:
     assert redact_headers(pairs, also=["x-signature"]) == {"X-Signature": REDACTED, "Accept": "*/*"}
 
 
-def test_redaction_is_cheap_enough_for_every_request() -> None:
-    import time
-
+def test_redaction_compiles_its_pattern_once_per_set_of_secrets() -> None:
+    # What keeps redaction cheap on every warm request is reusing the compiled pattern; its cost is
+    # measured in benchmarks/request_warm_overhead.py (execute() redacts every Outcome), not here.
     secrets = {f"secret-value-{n}" for n in range(10)}
-    body = {"rows": [{"id": n, "name": f"customer {n}", "note": "x" * 200} for n in range(1000)]}
-    redact(body, secrets)  # warm the compiled pattern
+    body = {"rows": [{"id": n, "note": f"x secret-value-{n % 10} y"} for n in range(1000)]}
+    auth._matcher.cache_clear()
 
-    started = time.perf_counter()
-    redact(body, secrets)
+    first = redact(body, secrets)
+    second = redact(body, set(secrets))
 
-    assert time.perf_counter() - started < 0.2
+    assert (auth._matcher.cache_info().misses, auth._matcher.cache_info().hits) == (1, 1)
+    assert first == second
+    assert all(row["note"] == f"x {REDACTED} y" for row in second["rows"])
