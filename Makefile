@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 SCAN_VENV := .venv-scan
 SCAN_STAMP := $(SCAN_VENV)/.installed-stamp
 
-.PHONY: scan redrive install test lint typecheck unit integration e2e demo serve invoke bench lock clean
+.PHONY: corpora scan redrive install test lint typecheck unit integration e2e demo serve invoke bench lock clean
 
 install: $(STAMP)
 
@@ -40,7 +40,11 @@ scan: $(SCAN_STAMP)
 typecheck: install
 	$(VENV)/bin/mypy
 
-test: lint typecheck
+# The public corpora of tests/realworld (npm packages, pinned by version and integrity hash).
+corpora: install
+	$(PY) -m tests.realworld.corpora
+
+test: lint typecheck corpora
 	$(PY) -m pytest
 
 unit: install
