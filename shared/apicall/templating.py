@@ -1,10 +1,15 @@
 """Placeholders and request building: a RequestSpec plus values becomes an OutgoingRequest.
 
 A template is literal text with `{path}` placeholders, where a path is a key followed by `.key`
-and `[index]` steps (`{customer.addresses[0].city}`); `{{` and `}}` are literal braces. Nothing is
-evaluated: a path only walks dict keys and list indexes of the invocation's `values`. Any other
-brace is an InvalidRequest rather than literal text, because silently sending `{a!r}` or half a
-JSON document is worse than saying so.
+and `[index]` steps (`{customer.addresses[0].city}`). A `{` opens a placeholder only when a path
+and `}` follow it; every other brace is literal, so a pasted JSON body, GraphQL query or script is
+sent as written. `{{` and `}}` still write one brace (the spelling earlier specs use), except that
+a `}}` closing a single literal `{` is two braces: `{"a":{"b":1}}` keeps its last brace. Nothing is
+evaluated: a path only walks dict keys and list indexes of the invocation's `values`.
+
+Text without a UTF-8 encoding (a lone surrogate such as the valid JSON `"\ud800"`), and in a JSON
+body a NaN or infinite number, is an InvalidRequest naming the spec field, `values.` path or
+`record.` path it came from, never an encoding error while sending.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import base64
 import binascii
 import functools
 import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,8 +57,9 @@ class OutgoingRequest:
     files: list[tuple[str, tuple[str, bytes, str]]] | None = None
 
 
-_TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
-_PATH = re.compile(r"[\w-]+(?:\.[\w-]+|\[\d+\])*")
+_BRACE = re.compile(r"[{}]")
+_PLACEHOLDER = re.compile(r"\{([\w-]+(?:\.[\w-]+|\[\d+\])*)\}")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _STEP = re.compile(r"\.?([\w-]+)|\[(\d+)\]")
 _HAS_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _HTTP_SCHEME = re.compile(r"^https?://", re.IGNORECASE)
@@ -90,7 +97,8 @@ def _parse_path(name: str) -> tuple[str | int, ...]:
 
 
 def parse_template(template: str, *, field: str) -> tuple[TemplatePart, ...]:
-    """Split a template into literal text and placeholders; a stray brace is an InvalidRequest."""
+    """Split a template into literal text and placeholders; raises InvalidRequest naming `field`
+    when the text cannot be sent."""
     parts = _parse_template(template)
     if isinstance(parts, str):
         raise InvalidRequest(f"{field}: {parts}", field=field)
@@ -100,31 +108,90 @@ def parse_template(template: str, *, field: str) -> tuple[TemplatePart, ...]:
 # Specs are re-rendered on every invocation of a warm container: parse each template once.
 @functools.lru_cache(maxsize=4096)
 def _parse_template(template: str) -> tuple[TemplatePart, ...] | str:
-    """The template's parts, or why it is not a template."""
+    """The template's parts, or why it cannot be sent."""
+    if _SURROGATE.search(template):
+        return _UNENCODABLE
     parts: list[TemplatePart] = []
-    text = ""
+    text: list[str] = []
+    # One entry per literal `{` still open: True when it was written `{{`. Only the `}}` of a
+    # `{{` (or one with nothing open) is an escape, so the `}}` ending nested JSON stays two.
+    opened: list[bool] = []
     position = 0
-    for match in _TOKEN.finditer(template):
-        text += template[position : match.start()]
-        position = match.end()
-        token = match.group(0)
-        if token in ("{{", "}}"):
-            text += token[0]
-            continue
-        name = match.group(1)
-        if name is None or not _PATH.fullmatch(name):
-            return (
-                f"{token!r} is not a placeholder; a placeholder is a name with .keys and"
-                " [indexes] like {customer.id}, and literal braces are written {{ and }}"
-            )
-        if text:
-            parts.append(text)
-        text = ""
-        parts.append(Placeholder(name, _parse_path(name)))
-    text += template[position:]
-    if text:
-        parts.append(text)
+    while (brace := _BRACE.search(template, position)) is not None:
+        at = brace.start()
+        text.append(template[position:at])
+        if template[at] == "}":
+            escaped = template.startswith("}}", at) and (not opened or opened[-1])
+            text.append("}")
+            if opened:
+                opened.pop()
+            position = at + (2 if escaped else 1)
+        elif template.startswith("{{", at):
+            text.append("{")
+            opened.append(True)
+            position = at + 2
+        elif placeholder := _PLACEHOLDER.match(template, at):
+            if literal := "".join(text):
+                parts.append(literal)
+            text = []
+            name = placeholder.group(1)
+            parts.append(Placeholder(name, _parse_path(name)))
+            position = placeholder.end()
+        else:
+            text.append("{")
+            opened.append(False)
+            position = at + 1
+    text.append(template[position:])
+    if literal := "".join(text):
+        parts.append(literal)
     return tuple(parts)
+
+
+_UNENCODABLE = "contains a lone surrogate (like \\ud800): it is not text and has no UTF-8 encoding"
+
+
+def _shown(key: str) -> str:
+    """A key as it can appear in a field name, even one holding a lone surrogate."""
+    if _SURROGATE.search(key):
+        return key.encode("utf-8", "backslashreplace").decode("utf-8")
+    return key
+
+
+def check_text(text: str, *, field: str) -> None:
+    """Raise InvalidRequest naming `field` when `text` has no UTF-8 encoding."""
+    if _SURROGATE.search(text):
+        raise InvalidRequest(f"{field}: {_UNENCODABLE}", field=field)
+
+
+def check_json(value: Any, *, field: str) -> None:
+    """Raise InvalidRequest naming the member of `value` a JSON body cannot carry: text without a
+    UTF-8 encoding (in a string or a key), or a NaN or infinite number."""
+    problem = _unsendable(value, field, as_json=True)
+    if problem is not None:
+        raise InvalidRequest(f"{problem[0]}: {problem[1]}", field=problem[0])
+
+
+def _unsendable(value: Any, field: str, *, as_json: bool) -> tuple[str, str] | None:
+    """(where, why) of the first member of `value` that cannot be sent; numbers count only in
+    JSON, where NaN has no spelling (as text it is just "NaN")."""
+    if isinstance(value, str):
+        return (field, _UNENCODABLE) if _SURROGATE.search(value) else None
+    if isinstance(value, float):
+        if as_json and not math.isfinite(value):
+            return field, f"{value} is not a number JSON can carry"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{field}.{_shown(key) if isinstance(key, str) else key}"
+            if isinstance(key, str) and _SURROGATE.search(key):
+                return where, f"the key {_UNENCODABLE}"
+            if (problem := _unsendable(item, where, as_json=as_json)) is not None:
+                return problem
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            if (problem := _unsendable(item, f"{field}[{index}]", as_json=as_json)) is not None:
+                return problem
+    return None
 
 
 def _lookup(values: Any, steps: tuple[str | int, ...]) -> Any:
@@ -147,13 +214,23 @@ def _resolve(
     field: str,
     missing: str,
     report: dict[str, str] | None,
+    as_json: bool = False,
 ) -> Any:
-    """The placeholder's value, or _ABSENT in lenient mode; raises when `missing` is "error"."""
+    """The placeholder's value, or _ABSENT in lenient mode; raises when `missing` is "error".
+
+    A value that cannot be sent (as JSON when `as_json`) is an InvalidRequest naming its path in
+    `values`: that is where the caller has to fix it.
+    """
     value = _lookup(values, placeholder.steps)
     if value is _ABSENT and missing != "empty":
         raise InvalidRequest(
             f"{field}: no value for placeholder {{{placeholder.name}}}", field=field
         )
+    if isinstance(value, str | float | dict | list):
+        problem = _unsendable(value, f"values.{placeholder.name}", as_json=as_json)
+        if problem is not None:
+            where, why = problem
+            raise InvalidRequest(f"{where} (placeholder in {field}): {why}", field=where)
     if report is not None:
         report[placeholder.name] = "empty" if value is _ABSENT else "value"
     return value
@@ -202,20 +279,27 @@ def fill_json(
     in lenient mode a missing one becomes null.
     """
     if isinstance(document, dict):
-        return {
-            key: fill_json(item, values, field=f"{field}.{key}", missing=missing, report=report)
-            for key, item in document.items()
-        }
+        filled = {}
+        for key, item in document.items():
+            where = f"{field}.{_shown(key)}"
+            if _SURROGATE.search(key):
+                raise InvalidRequest(f"{where}: the key {_UNENCODABLE}", field=where)
+            filled[key] = fill_json(item, values, field=where, missing=missing, report=report)
+        return filled
     if isinstance(document, list):
         return [
             fill_json(item, values, field=f"{field}[{index}]", missing=missing, report=report)
             for index, item in enumerate(document)
         ]
     if not isinstance(document, str):
+        if isinstance(document, float):
+            check_json(document, field=field)
         return document
     parts = parse_template(document, field=field)
     if len(parts) == 1 and isinstance(parts[0], Placeholder):
-        value = _resolve(parts[0], values, field=field, missing=missing, report=report)
+        value = _resolve(
+            parts[0], values, field=field, missing=missing, report=report, as_json=True
+        )
         return None if value is _ABSENT else value
     return fill_text(document, values, field=field, missing=missing, report=report)
 
@@ -394,6 +478,7 @@ def _absolute_url(template_url: str, filled: str, connection: Connection | None)
             "request.url is relative, so the request needs a connection with a base_url",
             field="request.url",
         )
+    check_text(connection.base_url, field="connection.base_url")
     return _join(connection.base_url, filled)
 
 
@@ -426,11 +511,21 @@ def _query_pairs(
     missing: str,
     report: dict[str, str] | None,
 ) -> list[tuple[str, str]]:
-    pairs = list(connection.query.items()) if connection else []
+    pairs: list[tuple[str, str]] = []
+    for name, text in (connection.query if connection else {}).items():
+        where = f"connection.query.{_shown(name)}"
+        check_text(name, field=where)
+        check_text(text, field=where)
+        pairs.append((name, text))
     pairs += url_pairs
     is_dict = isinstance(spec.query, dict)
     for index, (key, value) in enumerate(spec.query_pairs()):
-        where = f"request.query.{key}" if is_dict else f"request.query[{index}][1]"
+        if is_dict:
+            where = f"request.query.{_shown(key)}"
+            check_text(key, field=where)
+        else:
+            check_text(key, field=f"request.query[{index}][0]")
+            where = f"request.query[{index}][1]"
         pairs.append(
             (key, _scalar_text(value, values, field=where, missing=missing, report=report))
         )
@@ -505,6 +600,7 @@ def _decode_base64(text: str, *, field: str) -> bytes:
 def _content_type(headers: dict[str, str], body: RawBody | BinaryBody, value: str) -> None:
     """An explicit body content_type wins; else a Content-Type header; else the body default."""
     if "content_type" in body.model_fields_set or not _has_header(headers, "content-type"):
+        _check_header("Content-Type", value, field="request.body.content_type")
         set_header(headers, "Content-Type", value)
 
 
@@ -526,6 +622,7 @@ def _add_body(
     elif isinstance(body, RecordBody):
         if record is None:
             raise InvalidRequest("the body is the record, but no record was given", field="record")
+        check_json(record, field="record")
         _set_json(out, record)
     elif isinstance(body, FormBody):
         out.data = _form_data(body, values, missing=missing, report=report)
@@ -558,11 +655,12 @@ def _form_data(
     """Form fields as httpx takes them: a repeated key becomes a list, which httpx repeats."""
     data: dict[str, Any] = {}
     for index, (key, value) in enumerate(_pairs(body.fields)):
-        where = (
-            f"request.body.fields.{key}"
-            if isinstance(body.fields, dict)
-            else f"request.body.fields[{index}][1]"
-        )
+        if isinstance(body.fields, dict):
+            where = f"request.body.fields.{_shown(key)}"
+            check_text(key, field=where)
+        else:
+            check_text(key, field=f"request.body.fields[{index}][0]")
+            where = f"request.body.fields[{index}][1]"
         text = _scalar_text(value, values, field=where, missing=missing, report=report)
         if key not in data:
             data[key] = text
@@ -581,18 +679,21 @@ def _set_multipart(
     missing: str,
     report: dict[str, str] | None,
 ) -> None:
-    out.data = {
-        key: _scalar_text(
-            value, values, field=f"request.body.fields.{key}", missing=missing, report=report
-        )
-        for key, value in body.fields.items()
-    }
+    data: dict[str, Any] = {}
+    for key, value in body.fields.items():
+        where = f"request.body.fields.{_shown(key)}"
+        check_text(key, field=where)
+        data[key] = _scalar_text(value, values, field=where, missing=missing, report=report)
+    out.data = data
     files: list[tuple[str, tuple[str, bytes, str]]] = []
     for index, upload in enumerate(body.files):
+        where = f"request.body.files[{index}]"
+        for name in ("name", "filename", "content_type"):
+            check_text(getattr(upload, name), field=f"{where}.{name}")
         if upload.content_base64 is not None:
-            where = f"request.body.files[{index}].content_base64"
-            content = _decode_base64(upload.content_base64, field=where)
+            content = _decode_base64(upload.content_base64, field=f"{where}.content_base64")
         else:
+            check_text(upload.text or "", field=f"{where}.text")
             content = (upload.text or "").encode("utf-8")
         files.append((upload.name, (upload.filename, content, upload.content_type)))
     out.files = files

@@ -96,24 +96,44 @@ def test_lenient_mode_fills_missing_empty_and_reports() -> None:
 
 
 @pytest.mark.parametrize(
-    "template",
+    ("template", "sent"),
     [
-        "{a!r}",
-        "{a:>10}",
-        "{a + 1}",
-        "{a()}",
-        "{ a }",
-        "{a[-1]}",
-        "{a['k']}",
-        "lone { brace",
-        "x } y",
-        "{}",
+        ("{a!r}", "{a!r}"),
+        ("{a:>10}", "{a:>10}"),
+        ("{a + 1}", "{a + 1}"),
+        ("{a()}", "{a()}"),
+        ("{ a }", "{ a }"),
+        ("{a[-1]}", "{a[-1]}"),
+        ("{a['k']}", "{a['k']}"),
+        ("lone { brace", "lone { brace"),
+        ("x } y", "x } y"),
+        ("{}", "{}"),
     ],
 )
-def test_anything_but_a_plain_path_is_refused_not_evaluated(template: str) -> None:
-    with pytest.raises(InvalidRequest) as caught:
-        fill_text(template, {"a": "value"}, field="request.url")
-    assert caught.value.field == "request.url"
+def test_a_brace_that_does_not_open_a_placeholder_is_literal_not_evaluated(
+    template: str, sent: str
+) -> None:
+    assert fill_text(template, {"a": "value"}, field="request.url") == sent
+
+
+@pytest.mark.parametrize(
+    ("template", "sent"),
+    [
+        ('{"a": {"b": "{x}"}}', '{"a": {"b": "1"}}'),
+        ('{"a":{"b":1}}', '{"a":{"b":1}}'),
+        ('[{"a":{}},{"b":[{"c":2}]}]', '[{"a":{}},{"b":[{"c":2}]}]'),
+        ("query { viewer { login } }", "query { viewer { login } }"),
+        ('{"query": "{ user(id: {x}) { name } }"}', '{"query": "{ user(id: 1) { name } }"}'),
+        ("function f() { return {x}; }", "function f() { return 1; }"),
+        # the doubled spelling of earlier specs still means one brace
+        ('{{"a": {{"b": "{x}"}}}}', '{"a": {"b": "1"}}'),
+        ("{{x}}", "{x}"),
+        ("{{{x}}}", "{1}"),
+        ('{"a": {{x}}}', '{"a": {x}}'),
+    ],
+)
+def test_json_graphql_and_code_braces_are_sent_as_written(template: str, sent: str) -> None:
+    assert fill_text(template, {"x": 1}, field="request.body.content") == sent
 
 
 @pytest.mark.parametrize(
@@ -561,3 +581,114 @@ def test_header_value_outside_printable_ascii_is_refused() -> None:
     with pytest.raises(InvalidRequest, match="ASCII") as caught:
         render({"v": "Zoë"}, headers={"X-Name": "{v}"})
     assert caught.value.field == "request.headers.X-Name"
+
+
+# --- text that cannot be encoded ----------------------------------------------------------------
+
+LONE = "\ud800"  # valid JSON ("\ud800"), yet no UTF-8 encoding exists for it
+
+
+@pytest.mark.parametrize(
+    ("values", "record", "fields", "field"),
+    [
+        ({}, None, {"body": {"type": "json", "value": {"name": LONE}}}, "request.body.value.name"),
+        (
+            {},
+            None,
+            {"body": {"type": "json", "value": [{LONE: 1}]}},
+            r"request.body.value[0].\ud800",
+        ),
+        ({"x": LONE}, None, {"body": {"type": "json", "value": {"a": "{x}"}}}, "values.x"),
+        ({"x": {"y": [LONE]}}, None, {"body": {"type": "json", "value": "{x}"}}, "values.x.y[0]"),
+        ({"x": LONE}, None, {"body": {"type": "json", "value": "id {x}"}}, "values.x"),
+        ({"x": LONE}, None, {"url": "https://api.example.com/items/{x}"}, "values.x"),
+        (
+            {},
+            None,
+            {
+                "connection": "crm",
+                "url": "/items",
+                "connection_config": Connection(base_url=f"https://api.example.com/{LONE}"),
+            },
+            "connection.base_url",
+        ),
+        ({}, None, {"query": [["q", LONE]]}, "request.query[0][1]"),
+        ({}, None, {"query": [[LONE, "v"]]}, "request.query[0][0]"),
+        ({}, None, {"query": {"q": LONE}}, "request.query.q"),
+        ({"x": LONE}, None, {"query": [["q", "{x}"]]}, "values.x"),
+        (
+            {},
+            None,
+            {"url": "https://api.example.com/{id}", "path_params": {"id": LONE}},
+            "request.path_params.id",
+        ),
+        ({}, None, {"headers": {"X-A": LONE}}, "request.headers.X-A"),
+        ({}, None, {"body": {"type": "raw", "content": f"a{LONE}"}}, "request.body.content"),
+        ({"x": LONE}, None, {"body": {"type": "raw", "content": "{x}"}}, "values.x"),
+        ({}, None, {"body": {"type": "form", "fields": {"a": LONE}}}, "request.body.fields.a"),
+        (
+            {},
+            None,
+            {"body": {"type": "form", "fields": [[LONE, "v"]]}},
+            "request.body.fields[0][0]",
+        ),
+        ({}, None, {"body": {"type": "multipart", "fields": {"a": LONE}}}, "request.body.fields.a"),
+        (
+            {},
+            None,
+            {
+                "body": {
+                    "type": "multipart",
+                    "files": [{"name": "f", "filename": "f", "text": LONE}],
+                }
+            },
+            "request.body.files[0].text",
+        ),
+        (
+            {},
+            None,
+            {
+                "body": {
+                    "type": "multipart",
+                    "files": [{"name": "f", "filename": "f", "content_type": LONE, "text": ""}],
+                }
+            },
+            "request.body.files[0].content_type",
+        ),
+        ({}, {"name": LONE}, {"body": {"type": "record"}}, "record.name"),
+        ({}, {"a": [{"b": LONE}]}, {"body": {"type": "record"}}, "record.a[0].b"),
+    ],
+)
+def test_a_lone_surrogate_is_an_invalid_request_naming_its_field(
+    values: dict[str, Any], record: dict[str, Any] | None, fields: dict[str, Any], field: str
+) -> None:
+    fields.setdefault("method", "POST")
+    with pytest.raises(InvalidRequest) as caught:
+        render(values, record=record, **fields)
+    assert caught.value.field == field
+    assert "surrogate" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("values", "record", "fields", "field"),
+    [
+        ({"x": float("nan")}, None, {"body": {"type": "json", "value": {"a": "{x}"}}}, "values.x"),
+        (
+            {},
+            None,
+            {"body": {"type": "json", "value": {"a": float("inf")}}},
+            "request.body.value.a",
+        ),
+        ({}, {"n": float("-inf")}, {"body": {"type": "record"}}, "record.n"),
+    ],
+)
+def test_a_json_body_number_json_cannot_spell_is_an_invalid_request(
+    values: dict[str, Any], record: dict[str, Any] | None, fields: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        render(values, record=record, method="POST", **fields)
+    assert caught.value.field == field
+
+
+def test_a_nan_value_in_text_is_sent_as_its_text() -> None:
+    assert built(render({"x": float("nan")}, query=[["q", "{x}"]])).url.query == b"q=NaN"
