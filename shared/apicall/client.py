@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import certifi
 import httpx
@@ -38,7 +39,14 @@ from apicall.errors import (
     UpstreamTimeout,
 )
 from apicall.guard import Guard, safe_url
-from apicall.models import Connection, RateLimit, RetryPolicy
+from apicall.models import (
+    Connection,
+    RateLimit,
+    RetryPolicy,
+    StatusSet,
+    SuccessCodes,
+    status_set,
+)
 from apicall.ratelimit import RateLimiter
 
 if TYPE_CHECKING:  # templating is not needed to send, only to describe what is sent
@@ -63,16 +71,16 @@ class HttpResponse:
     reason_phrase: str = ""
 
 
-def is_success(status: int, success_codes: str | list[int]) -> bool:
-    """`status` is in `success_codes`: "2xx", "2xx,3xx" or a list of codes."""
-    if isinstance(success_codes, str):
-        return status // 100 in _status_classes(success_codes)
-    return status in success_codes
+def is_success(status: int, success_codes: SuccessCodes) -> bool:
+    """`status` is in `success_codes`: "2xx", "200,201", "2xx,304" or a list of codes and
+    classes, read as the contracts validate them (`models.status_set`)."""
+    key = success_codes if isinstance(success_codes, str) else tuple(success_codes)
+    return status in _status_classes(key)
 
 
 @functools.lru_cache(maxsize=64)
-def _status_classes(success_codes: str) -> frozenset[int]:
-    return frozenset(int(part.strip()[0]) for part in success_codes.split(",") if part.strip())
+def _status_classes(success_codes: str | tuple[int | str, ...]) -> StatusSet:
+    return status_set(success_codes)
 
 
 # --- clients ------------------------------------------------------------------------------------
@@ -335,15 +343,9 @@ class _Exchange:
     permits: _Permits | None = None
 
     def run(self, request: OutgoingRequest) -> HttpResponse:
-        url, params = _target(request)
+        url = _target(request)
         method, headers, auth = request.method.upper(), dict(request.headers), self.auth
-        body: dict[str, Any] = {
-            "params": params or None,
-            "content": request.content,
-            "json": request.json,
-            "data": request.data,
-            "files": request.files,
-        }
+        body = httpx_body(request)
         for hop in range(self.max_redirects + 1):
             response = self._open(method, url, headers, body, auth)
             if response.status_code not in REDIRECT_STATUSES:
@@ -362,7 +364,6 @@ class _Exchange:
             if _origin(next_url) != _origin(url):
                 headers, auth = _without(headers, "authorization", "cookie"), None
             url = next_url
-            body.pop("params", None)  # the Location already carries its query
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _open(
@@ -440,16 +441,40 @@ def _guarded_backend(client: httpx.Client) -> network.GuardedBackend | None:
     return backend if isinstance(backend, network.GuardedBackend) else None
 
 
-def _target(request: OutgoingRequest) -> tuple[httpx.URL, list[tuple[str, str]]]:
-    """The URL to send and the params httpx still has to merge into it.
+def _target(request: OutgoingRequest) -> httpx.URL:
+    """The URL to send: `request.url` with `request.params` added to the query it already has.
 
-    A URL without a query of its own takes the params spelled as httpx spells them, so httpx
-    parses it once instead of parsing it again to merge them (the dearer half of building a
-    request).
+    httpx 0.28 replaces a URL's query with `params=` instead of merging them, so every caller (a
+    next-page link, a spec url written with `?a=1`, a push target) gets the merge here: the URL's
+    own pairs first, as written, then the params in their order (httpx's QueryParams would group
+    them by name), spelled as httpx spells them. A name in both is sent twice, as both sides asked
+    for it. httpx parses the result once.
     """
-    if request.params and "?" not in request.url and "#" not in request.url:
-        return _url(f"{request.url}?{httpx.QueryParams(tuple(request.params))}"), []
-    return _url(request.url), request.params
+    if not request.params:
+        return _url(request.url)
+    head, hash_sign, fragment = request.url.partition("#")
+    if "?" not in head:
+        head += "?"
+    elif not head.endswith(("?", "&")):
+        head += "&"
+    return _url(f"{head}{urlencode(request.params)}{hash_sign}{fragment}")
+
+
+def httpx_body(request: OutgoingRequest) -> dict[str, Any]:
+    """The body arguments of httpx's `build_request` for `request`.
+
+    httpx encodes `data` as a form unless `files` holds something, so the fields of a multipart
+    body without files go as parts without a filename: how multipart spells a plain field.
+    """
+    if request.files is not None and not request.files and request.data:
+        fields = request.data.items() if isinstance(request.data, dict) else request.data
+        return {"files": [(name, (None, str(text).encode())) for name, text in fields]}
+    return {
+        "content": request.content,
+        "json": request.json,
+        "data": request.data,
+        "files": request.files,
+    }
 
 
 def _url(value: str) -> httpx.URL:

@@ -8,12 +8,15 @@ queue producers are written against these shapes.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 STATUS_CLASS = re.compile(r"^[1-5]xx$")
+# The routes of an Outcome that has no status: `errors` may give each a message.
+ERROR_ROUTES = ("timeout", "error", "max-connection")
 
 
 class Contract(BaseModel):
@@ -202,17 +205,67 @@ class ResponseSpec(Contract):
     max_bytes: int = Field(5 * 1024 * 1024, ge=1, le=50 * 1024 * 1024)
 
 
-SuccessCodes = str | list[int]
+SuccessCodes = str | list[int | str]
+
+
+@dataclass(frozen=True)
+class StatusSet:
+    """Status codes and classes (2 for `2xx`): what `success_codes` names."""
+
+    codes: frozenset[int]
+    classes: frozenset[int]
+
+    def __contains__(self, status: object) -> bool:
+        return isinstance(status, int) and (status in self.codes or status // 100 in self.classes)
+
+
+def status_set(value: str | list[int | str] | tuple[int | str, ...]) -> StatusSet:
+    """`"2xx"`, `"200,201"`, `"2xx,304"` or a list of codes and classes, as a StatusSet.
+
+    Raises ValueError naming the part that is neither a code (100-599) nor a class (`1xx`-`5xx`).
+    """
+    parts = value.split(",") if isinstance(value, str) else list(value)
+    if not parts:
+        raise ValueError("must name at least one status code or class")
+    codes: set[int] = set()
+    classes: set[int] = set()
+    for part in parts:
+        text = part.strip().lower() if isinstance(part, str) else part
+        if isinstance(text, str) and STATUS_CLASS.match(text):
+            classes.add(int(text[0]))
+        elif _is_status(text):
+            codes.add(int(text))
+        else:
+            raise ValueError(
+                f"{part!r} is neither a status code (100-599) nor a class like '2xx';"
+                " write codes and classes as '2xx,304' or a list"
+            )
+    return StatusSet(frozenset(codes), frozenset(classes))
+
+
+def _is_status(value: object) -> bool:
+    if isinstance(value, str):
+        return value.isdigit() and len(value) == 3 and 100 <= int(value) <= 599
+    return type(value) is int and 100 <= value <= 599
 
 
 def _check_success_codes(value: SuccessCodes) -> SuccessCodes:
-    if isinstance(value, str):
-        classes = [part.strip() for part in value.split(",")]
-        if not all(STATUS_CLASS.match(part) for part in classes):
-            raise ValueError("must be a status class like '2xx' or a list of status codes")
-    elif not value or not all(100 <= code <= 599 for code in value):
-        raise ValueError("must list status codes between 100 and 599")
+    status_set(value)
     return value
+
+
+def _check_error_keys(errors: dict[str, str]) -> dict[str, str]:
+    """`errors` keyed by a status code, a class (`4xx`) or an error route, classes lowercased."""
+    checked: dict[str, str] = {}
+    for key, message in errors.items():
+        name = key.strip().lower()
+        if not (_is_status(name) or STATUS_CLASS.match(name) or name in ERROR_ROUTES):
+            raise ValueError(
+                f"key {key!r} is neither a status code, a class like '4xx', nor one of"
+                f" {', '.join(ERROR_ROUTES)}"
+            )
+        checked[name] = message
+    return checked
 
 
 class HttpCall(Contract):
@@ -260,6 +313,18 @@ class RequestSpec(HttpCall):
             if not (route.isdigit() and 100 <= int(route) <= 599):
                 raise ValueError(f"route {route!r} is not an HTTP status code")
         return value
+
+    @field_validator("errors")
+    @classmethod
+    def _valid_error_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        return _check_error_keys(value)
+
+    def error_message(self, answer: int | str) -> str | None:
+        """The `errors` message for a status (its exact code wins over its class) or for an
+        error route (`timeout`, `error`, `max-connection`); None when none is configured."""
+        if isinstance(answer, str):
+            return self.errors.get(answer)
+        return self.errors.get(str(answer)) or self.errors.get(f"{answer // 100}xx")
 
     def query_pairs(self) -> list[tuple[str, Scalar]]:
         return list(self.query.items()) if isinstance(self.query, dict) else list(self.query)

@@ -20,6 +20,7 @@ import functools
 import json
 import math
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -684,7 +685,6 @@ def _set_multipart(
         where = f"request.body.fields.{_shown(key)}"
         check_text(key, field=where)
         data[key] = _scalar_text(value, values, field=where, missing=missing, report=report)
-    out.data = data
     files: list[tuple[str, tuple[str, bytes, str]]] = []
     for index, upload in enumerate(body.files):
         where = f"request.body.files[{index}]"
@@ -696,7 +696,13 @@ def _set_multipart(
             check_text(upload.text or "", field=f"{where}.text")
             content = (upload.text or "").encode("utf-8")
         files.append((upload.name, (upload.filename, content, upload.content_type)))
-    out.files = files
+    if not data and not files:
+        # httpx would send no body at all; a multipart body with no parts is its closing line.
+        boundary = secrets.token_hex(16)
+        out.content = f"--{boundary}--\r\n".encode()
+        set_header(out.headers, "Content-Type", f"multipart/form-data; boundary={boundary}")
+        return
+    out.data, out.files = data, files
     # The boundary must come from the encoder; a configured multipart Content-Type lacks it.
     remove_header(out.headers, "content-type")
 
