@@ -16,10 +16,10 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Collection, Generator, Iterable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar, cast
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -481,9 +481,27 @@ def _log_table_problem(name: str, action: str, exc: Exception) -> None:
 
 T = TypeVar("T")
 
+# Characters that every encoder a secret passes through leaves as they are (RFC 3986 unreserved,
+# less "~", which Java's URLEncoder encodes).
+_PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._")
+_JSON_SHORT = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "/": "\\/",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+}
 
-def secret_values(connection: Connection) -> set[str]:
-    """Every credential of `connection`, in the forms it may appear in a request or an echo."""
+
+def secret_values(connection: Connection, *, url: str | httpx.URL | None = None) -> set[str]:
+    """Every credential of `connection`, and of `url`'s userinfo when the request URL has one.
+
+    `redact` finds each value in every form it travels in, so only the plain values are listed
+    here, plus the base64 `user:password` pairs that Basic authentication sends.
+    """
     auth = connection.auth
     values: set[str] = set()
     if isinstance(auth, ApiKeyAuth):
@@ -491,14 +509,13 @@ def secret_values(connection: Connection) -> set[str]:
         if auth.location == "header":
             _api_key_headers.add(auth.name.lower())
     elif isinstance(auth, BasicAuth):
-        pair = f"{auth.username}:{auth.password}"
-        values |= {auth.password, pair, base64.b64encode(pair.encode()).decode()}
+        values |= {auth.password, *_basic_pair(auth.username, auth.password)}
     elif isinstance(auth, BearerAuth):
         values.add(auth.token)
     elif isinstance(auth, OAuth2ClientCredentials | OAuth2AuthorizationCode):
         values.add(auth.client_secret)
-        pair = f"{auth.client_id}:{auth.client_secret}"
-        values.add(base64.b64encode(pair.encode()).decode())
+        # Only the base64 form: the client id alone is not a secret.
+        values.update(_basic_pair(auth.client_id, auth.client_secret)[1:])
         if isinstance(auth, OAuth2AuthorizationCode) and auth.refresh_token:
             values.add(auth.refresh_token)
         values.update(_seen_tokens.get((auth.token_url, auth.client_id), ()))
@@ -506,20 +523,45 @@ def secret_values(connection: Connection) -> set[str]:
         values.add(connection.client_cert.key)
         if connection.client_cert.password:
             values.add(connection.client_cert.password)
-    # Credentials put straight into the connection's headers or proxy URL.
+    # Credentials put straight into the connection's headers, or into a URL's userinfo, which
+    # httpx sends as Basic authentication.
     values.update(v for k, v in connection.headers.items() if k.lower() in SENSITIVE_HEADERS)
-    if connection.proxy:
-        proxy_password = urlsplit(connection.proxy).password
-        if proxy_password:
-            values.add(proxy_password)
+    for with_userinfo in (connection.base_url, url, connection.proxy):
+        values.update(_userinfo_values(with_userinfo))
     values.discard("")
     return values
+
+
+def _basic_pair(user: str, password: str) -> list[str]:
+    """`user:password` and its base64 forms: UTF-8 as httpx sends it, latin-1 as Authlib does."""
+    pair = f"{user}:{password}"
+    encoded = [base64.b64encode(pair.encode()).decode()]
+    with suppress(UnicodeEncodeError):
+        encoded.append(base64.b64encode(pair.encode("latin-1")).decode())
+    return [pair, *dict.fromkeys(encoded)]
+
+
+def _userinfo_values(url: str | httpx.URL | None) -> list[str]:
+    if url is None or "@" not in str(url):
+        return []
+    try:
+        parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return []
+    user, password = parsed.username, parsed.password
+    if not password:
+        # A token given as the user name (https://TOKEN@host) is the whole credential.
+        return [user, *_basic_pair(user, "")[1:]] if user else []
+    return [password, *_basic_pair(user, password)]
 
 
 def redact(value: T, secrets: Collection[str]) -> T:
     """`value` with every secret replaced by `***`, walking dicts, lists and tuples.
 
-    Dict keys are kept; strings, including those nested anywhere, are scrubbed.
+    A secret is found in every form it travels in, alone or mixed within one occurrence: as it
+    is, percent-encoded (either case of hex, "+" or "%20" for a space, UTF-8 or latin-1 bytes),
+    JSON-escaped (`\\/`, `\\"`, `\\u00e9`) and as UTF-8 bytes read as latin-1. Dict keys are
+    kept; strings, including those nested anywhere, are scrubbed.
     """
     if not secrets:
         return value
@@ -548,9 +590,64 @@ def _matcher(secrets: frozenset[str]) -> tuple[re.Pattern[str] | None, frozenset
     long_ones = sorted(
         (s for s in secrets if len(s) >= MIN_SUBSTRING_SECRET), key=len, reverse=True
     )
-    # Longest first, so "user:pass" is replaced whole rather than leaving "user:" behind.
-    pattern = re.compile("|".join(map(re.escape, long_ones))) if long_ones else None
+    # Longest first, so "user:pass" is replaced whole rather than leaving "user:" behind. Every
+    # alternative starts with a literal character, so the regex engine skips ahead to the
+    # characters a secret can start with instead of trying each alternative at every position.
+    alternatives = [
+        first + "".join(map(_group, map(_char_forms, secret[1:])))
+        for secret in long_ones
+        for first in _char_forms(secret[0])
+    ]
+    pattern = re.compile("|".join(alternatives)) if alternatives else None
     return pattern, secrets
+
+
+def _group(forms: tuple[str, ...]) -> str:
+    return forms[0] if len(forms) == 1 else f"(?:{'|'.join(forms)})"
+
+
+@lru_cache(maxsize=1024)
+def _char_forms(char: str) -> tuple[str, ...]:
+    """The regex alternatives one character of a secret may be written as, each starting with a
+    literal character."""
+    if char in _PLAIN:
+        return (re.escape(char),)
+    utf8 = char.encode()
+    forms = [*_json_forms(char), "".join(map(_percent, utf8))]
+    if char == " ":
+        forms.append(r"\+")
+    if len(utf8) > 1:
+        if ord(char) < 256:
+            forms.append(_percent(ord(char)))
+        # A WSGI server decodes header bytes as latin-1, so a UTF-8 "é" is echoed as "Ã©".
+        misread = utf8.decode("latin-1")
+        rest = "".join(_group(_json_forms(c)) for c in misread[1:])
+        forms.extend(start + rest for start in _json_forms(misread[0]))
+    return tuple(dict.fromkeys(forms))
+
+
+def _json_forms(char: str) -> tuple[str, ...]:
+    """`char` in a JSON string: as it is, `\\uXXXX` (either case) and a short escape if any."""
+    code = ord(char)
+    units = (
+        [code] if code < 0x10000 else [0xD800 + ((code - 0x10000) >> 10), 0xDC00 + (code & 0x3FF)]
+    )
+    escaped = "".join(r"\\u" + _hex(unit >> 8) + _hex(unit & 0xFF) for unit in units)
+    short = _JSON_SHORT.get(char)
+    return (
+        (re.escape(char), escaped)
+        if short is None
+        else (re.escape(char), escaped, re.escape(short))
+    )
+
+
+def _percent(byte: int) -> str:
+    return "%" + _hex(byte)
+
+
+def _hex(byte: int) -> str:
+    """Two hex digits matching either case."""
+    return "".join(f"[{d.lower()}{d}]" if d.isalpha() else d for d in f"{byte:02X}")
 
 
 def _redact(value: Any, pattern: re.Pattern[str] | None, whole: frozenset[str]) -> Any:

@@ -10,6 +10,7 @@ import pytest
 from apicall import auth
 from apicall.auth import REDACTED, redact, redact_headers, secret_values
 from apicall.models import Connection
+from tests.support.encodings import forms, pair_forms
 
 
 def conn(auth_config: dict[str, Any], **extra: Any) -> Connection:
@@ -83,7 +84,12 @@ def test_credentials_in_the_connection_headers_and_proxy_url_are_secrets() -> No
         )
     )
 
-    assert values == {"Token abc123", "proxy-pw"}
+    assert values == {
+        "Token abc123",
+        "proxy-pw",
+        "proxyuser:proxy-pw",
+        base64.b64encode(b"proxyuser:proxy-pw").decode(),
+    }
 
 
 # --- redact --------------------------------------------------------------------------------------
@@ -195,3 +201,115 @@ def test_redaction_compiles_its_pattern_once_per_set_of_secrets() -> None:
     assert (auth._matcher.cache_info().misses, auth._matcher.cache_info().hits) == (1, 1)
     assert first == second
     assert all(row["note"] == f"x {REDACTED} y" for row in second["rows"])
+
+
+# --- every form a secret travels in ---------------------------------------------------------------
+
+# "/ + =" are percent-encoded in a query, " " becomes "+" or "%20", '"' is escaped in JSON and "é"
+# is two UTF-8 bytes: each form of this secret differs from the others.
+AWKWARD = 'k/ey+va=l ue"é-9x'
+
+
+@pytest.mark.parametrize(
+    ("form", "text"), sorted(forms(AWKWARD).items()), ids=sorted(forms(AWKWARD))
+)
+def test_every_form_of_a_secret_is_redacted(form: str, text: str) -> None:
+    redacted = redact(f"<{text}>", {AWKWARD})
+
+    assert redacted == f"<{REDACTED}>", form
+
+
+@pytest.mark.parametrize(
+    ("form", "text"),
+    sorted(pair_forms("ada", AWKWARD).items()),
+    ids=sorted(pair_forms("ada", AWKWARD)),
+)
+def test_every_form_of_a_basic_pair_is_redacted(form: str, text: str) -> None:
+    secrets = secret_values(conn({"type": "basic", "username": "ada", "password": AWKWARD}))
+
+    redacted = redact(f"Basic {text} end", secrets)
+
+    assert redacted == f"Basic {REDACTED}{'@' if form == 'userinfo' else ''} end", form
+
+
+@pytest.mark.parametrize(
+    ("secret", "text"),
+    [
+        ("tok\U0001f511-key", "tok\\ud83d\\udd11-key"),  # JSON's surrogate pair
+        ("pa é-sword", "pa+\\u00c3\\u00a9-sword"),  # "+" space, mojibake escaped by JSON
+        ("pa é-sword", "pa%20%e9-sword"),  # latin-1 percent-encoding, lower case
+        ("tab\there", "tab\\there"),
+    ],
+    ids=["astral", "json-escaped-mojibake", "latin-1-percent-lower", "json-short-escape"],
+)
+def test_rarer_forms_of_a_secret_are_redacted(secret: str, text: str) -> None:
+    assert redact(f"[{text}]", {secret}) == f"[{REDACTED}]"
+
+
+def test_text_that_only_resembles_a_secret_is_kept() -> None:
+    # Characters that every encoder leaves alone must match exactly (no case folding).
+    assert redact('K/EY+VA=L UE"É-9X and k/ey+va=l', {AWKWARD}) == 'K/EY+VA=L UE"É-9X and k/ey+va=l'
+
+
+def test_a_secret_spread_over_a_json_text_with_mixed_escapes_is_redacted() -> None:
+    # A JSON answer whose string holds a percent-encoded URL: "/" escaped as "\/" by the JSON
+    # encoder, "+" and "=" percent-encoded by the URL encoder, "é" as a \u escape.
+    text = r'{"next": "https:\/\/api.example\/p?k=k\/ey%2Bva%3dl+ue\"\u00e9-9x&n=2"}'
+
+    assert redact(text, {AWKWARD}) == r'{"next": "https:\/\/api.example\/p?k=***&n=2"}'
+
+
+@pytest.mark.parametrize(
+    ("auth_config", "pair"),
+    [
+        ({"type": "basic", "username": "ada", "password": AWKWARD}, ("ada", AWKWARD)),
+        (
+            {
+                "type": "oauth2_client_credentials",
+                "token_url": "https://auth.example/token",
+                "client_id": "app-1",
+                "client_secret": AWKWARD,
+            },
+            ("app-1", AWKWARD),
+        ),
+    ],
+    ids=["basic", "oauth2-client-secret-basic"],
+)
+def test_base64_pairs_in_utf8_and_latin1_are_secrets(
+    auth_config: dict[str, Any], pair: tuple[str, str]
+) -> None:
+    values = secret_values(conn(auth_config))
+
+    text = ":".join(pair)
+    assert base64.b64encode(text.encode()).decode() in values
+    assert base64.b64encode(text.encode("latin-1")).decode() in values
+
+
+# --- credentials in a URL's userinfo --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://ada:pa%2Fss-1@api.example/x", {"pa/ss-1", "ada:pa/ss-1", "YWRhOnBhL3NzLTE="}),
+        ("https://tok-5678@api.example/x", {"tok-5678", "dG9rLTU2Nzg6"}),
+        ("https://api.example/x", set()),
+        ("/relative/path", set()),
+        ("not a url at all", set()),
+    ],
+    ids=["user-and-password", "token-as-user", "no-userinfo", "relative", "invalid"],
+)
+def test_userinfo_of_a_request_url_is_a_secret(url: str, expected: set[str]) -> None:
+    assert secret_values(Connection(), url=url) == expected
+
+
+def test_userinfo_of_the_connection_base_url_is_a_secret() -> None:
+    connection = Connection.model_validate({"base_url": "https://ada:pw-9876@api.example/v1"})
+
+    assert {"pw-9876", "ada:pw-9876"} <= secret_values(connection)
+
+
+def test_a_url_with_userinfo_is_recorded_without_it() -> None:
+    url = "https://ada:pa%2Fss-1@api.example/x?limit=5"
+
+    assert redact(url, secret_values(Connection(), url=url)) == "https://***@api.example/x?limit=5"
