@@ -394,10 +394,13 @@ class Deliverer:
         request, body_text = build_request(message, connection if target.connection else None)
         attempt.url = safe_url(request.url)
         signer = None
+        secrets = auth.secret_values(connection, url=request.url)
         if target.signing_secret:
-            signer = _signer(self.signing_secrets(target.signing_secret), target.signing_secret)
-        secrets = frozenset(auth.secret_values(connection)) if target.connection else frozenset()
-        return Prepared(message, connection, request, body_text, signer, secrets)
+            key = self.signing_secrets(target.signing_secret)
+            signer = _signer(key, target.signing_secret)
+            # A receiver holds the key too, with or without its prefix, and may echo it.
+            secrets |= {key, key.removeprefix("whsec_")}
+        return Prepared(message, connection, request, body_text, signer, frozenset(secrets))
 
     def _attempt(
         self,
@@ -471,13 +474,14 @@ class Deliverer:
         )
         if not client.is_success(response.status, target.success_codes):
             reason = response.reason_phrase or httpx.codes.get_reason_phrase(response.status)
-            excerpt = response.content[:EXCERPT_CHARS].decode("utf-8", "replace")
+            # Redacted before it is cut, so that a secret across the cut leaves no head behind.
+            text = auth.redact(response.content.decode("utf-8", "replace"), prepared.secrets)
             raise DeliveryFailed(
                 UpstreamStatusError(
                     f"HTTP {response.status} {reason}".strip(), status=response.status
                 ),
                 retry_after_s=client.retry_after_s(response.headers.get("retry-after")),
-                excerpt=auth.redact(excerpt, prepared.secrets) or None,
+                excerpt=text[:EXCERPT_CHARS] or None,
             )
         return {
             "status": response.status,

@@ -76,9 +76,11 @@ class Execution:
 
     @property
     def secrets(self) -> set[str]:
-        """The connection's credentials, read once the request is done (OAuth tokens included)."""
+        """Credentials of the connection and of the URL's userinfo, read once the request is done
+        (OAuth tokens included)."""
         if self._secrets is None:
-            self._secrets = auth.secret_values(self.connection) if self.spec.connection else set()
+            url = self.outgoing.url if self.outgoing else self.spec.url
+            self._secrets = auth.secret_values(self.connection, url=url)
         return self._secrets
 
     def elapsed_ms(self) -> int:

@@ -527,8 +527,8 @@ class FetchRun:
     ) -> PageFetcher:
         spec = self.job.request
         connection = connections(spec.connection) if spec.connection else Connection()
-        self.secrets = auth.secret_values(connection)
         base = templating.render_request(spec, {}, None, connection if spec.connection else None)
+        self.secrets = auth.secret_values(connection, url=base.url)
         incremental = self.job.incremental
         if incremental and self.state.bookmark_sent is not None:
             base = with_params(
@@ -561,6 +561,8 @@ class FetchRun:
         pending: Future[FetchedPage] = pool.submit(fetcher.fetch, state.position)
         while True:
             page = pending.result()
+            # An OAuth access token is known once the first page has been fetched.
+            self.secrets = auth.secret_values(fetcher.connection, url=fetcher.base.url)
             number = state.pages + 1
             if page.digest == state.page_hash and page.records:
                 raise InvalidResponse(
@@ -598,7 +600,9 @@ class FetchRun:
 
     def _write(self, mapped: MappedPage, page: FetchedPage) -> None:
         state = self.state
-        report = self.writer.write(mapped.items, check_size=page.size > SMALL_PAGE_BYTES)
+        # Credentials an API echoes into its records are masked as in every other answer.
+        items = auth.redact(mapped.items, self.secrets)
+        report = self.writer.write(items, check_size=page.size > SMALL_PAGE_BYTES)
         skipped = mapped.skipped + report.rejected
         state.pages += 1
         state.records += report.written
