@@ -13,6 +13,7 @@ import email.utils
 import functools
 import os
 import random
+import re
 import ssl
 import tempfile
 import threading
@@ -29,6 +30,7 @@ import httpx
 
 from apicall.errors import (
     ApicallError,
+    BlockedURL,
     CapacityExceeded,
     ConfigError,
     InvalidRequest,
@@ -38,7 +40,7 @@ from apicall.errors import (
     UpstreamSSLError,
     UpstreamTimeout,
 )
-from apicall.guard import Guard, safe_url
+from apicall.guard import Guard, address_problem, safe_url
 from apicall.models import (
     Connection,
     RateLimit,
@@ -119,6 +121,7 @@ def _build_client(connection: Connection) -> httpx.Client:
         follow_redirects=False,
         trust_env=False,
         headers=DEFAULT_HEADERS,
+        event_hooks={"response": [_refuse_unfollowable_redirect]},
     )
 
 
@@ -356,7 +359,7 @@ class _Exchange:
             if hop == self.max_redirects:
                 return self._read(response)
             response.close()
-            next_url = _url(str(response.url.join(location)))
+            next_url = redirect_target(response)
             if response.status_code not in (307, 308):
                 method = "HEAD" if method == "HEAD" else "GET"
                 body = {}
@@ -480,8 +483,53 @@ def httpx_body(request: OutgoingRequest) -> dict[str, Any]:
 def _url(value: str) -> httpx.URL:
     try:
         return httpx.URL(value)
-    except httpx.InvalidURL as exc:
+    except (httpx.InvalidURL, UnicodeError) as exc:  # UnicodeError: a host IDNA cannot encode
         raise InvalidRequest(f"invalid URL: {exc}", field="url", url=safe_url(value)) from exc
+
+
+# An RFC 3986 scheme at the start of a Location; anything else is a relative reference.
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+
+
+def redirect_target(response: httpx.Response) -> httpx.URL:
+    """Where a redirect's Location points, or a refusal naming the Location header.
+
+    Only an http(s) URL with a host a socket can use is followed; anything else is refused for
+    good (a retry would get the same Location). httpx parses Location on every redirect response,
+    followed or not, and raises untyped errors on what it cannot use (`jar:http://127.0.0.1!/`,
+    `http://[::1`), so apicall's clients run this first, as a response hook.
+    """
+    location = response.headers["location"]
+    facts: dict[str, Any] = {
+        "field": "Location",
+        "status": response.status_code,
+        "url": safe_url(response.url),
+    }
+    scheme = _SCHEME.match(location.strip())
+    if scheme and scheme.group(1).lower() not in ("http", "https"):
+        raise BlockedURL(
+            f"the redirect's Location is a {scheme.group(1).lower()!r} URL; "
+            "only http and https redirects are followed",
+            **facts,
+        )
+    try:
+        spelled = httpx.URL(location)
+        hostless = bool(spelled.scheme) and not spelled.host  # .host decodes IDNA: it may raise
+        target = response.url.join(spelled)
+    except (httpx.InvalidURL, UnicodeError) as exc:
+        raise InvalidResponse(
+            f"the redirect's Location is not a valid URL: {exc}", **facts
+        ) from exc
+    problem = "has no host" if hostless else None
+    problem = problem or address_problem(target.raw_host.decode("ascii"), target.port)
+    if problem is not None:
+        raise InvalidResponse(f"the redirect's Location {problem}", **facts)
+    return target
+
+
+def _refuse_unfollowable_redirect(response: httpx.Response) -> None:
+    if response.status_code in REDIRECT_STATUSES and response.headers.get("location"):
+        redirect_target(response)
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
@@ -584,7 +632,15 @@ def _translated(url: httpx.URL) -> Iterator[None]:
         yield
     except httpx.HTTPError as exc:
         raise translate_error(exc, url) from exc
-    except ApicallError as exc:  # raised by the backend, which does not know the URL
+    except httpx.InvalidURL as exc:
+        # The URL sent was parsed before; httpx raises this from a redirect's Location, which it
+        # reads even when not following, on a client without apicall's redirect hook.
+        raise InvalidResponse(
+            f"the redirect's Location is not a URL that can be followed: {exc}",
+            field="Location",
+            url=safe_url(url),
+        ) from exc
+    except ApicallError as exc:  # raised by the backend or the redirect hook
         exc.url = exc.url or safe_url(url)
         raise
 
@@ -592,6 +648,14 @@ def _translated(url: httpx.URL) -> Iterator[None]:
 def translate_error(exc: httpx.HTTPError, url: httpx.URL | str) -> ApicallError:
     shown = safe_url(url)
     detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, httpx.RemoteProtocolError) and isinstance(
+        exc.__context__, httpx.InvalidURL
+    ):  # httpx could not parse a redirect's Location (a client without apicall's redirect hook)
+        return InvalidResponse(
+            f"the redirect's Location is not a valid URL: {exc.__context__}",
+            field="Location",
+            url=shown,
+        )
     if isinstance(exc, httpx.PoolTimeout):
         return CapacityExceeded(
             "no connection became free before the deadline (max_in_flight reached)", url=shown

@@ -387,6 +387,102 @@ def test_redirect_to_a_private_address_is_refused(server: HTTPServer, target: st
     assert len(server.log) == 1
 
 
+def redirect_to(location: bytes) -> Callable[[socket.socket, int], None]:
+    """A server script answering every request with a 302 to `location`, sent byte for byte."""
+
+    def script(conn: socket.socket, index: int) -> None:
+        read_request_head(conn)
+        conn.sendall(
+            b"HTTP/1.1 302 Found\r\nLocation: " + location + b"\r\n"
+            b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+
+    return script
+
+
+UNFOLLOWABLE_LOCATIONS = [
+    # not http(s): refused as a target, whatever the address
+    (b"jar:http://127.0.0.1!/", BlockedURL),
+    (b"file:///etc/passwd", BlockedURL),
+    (b"file://\\/\\/etc/passwd", BlockedURL),
+    (b"gopher://127.0.0.1:70/_x", BlockedURL),
+    (b"dict://127.0.0.1:11211/stat", BlockedURL),
+    (b"ftp://127.0.0.1/pub", BlockedURL),
+    (b"mailto:ops@example.com", BlockedURL),
+    (b"javascript:alert(1)", BlockedURL),
+    # not a URL httpx can parse, or no host to go to
+    (b"http://[::1", InvalidResponse),
+    (b"http://a:b:c/", InvalidResponse),
+    (b"http://xn--/", InvalidResponse),
+    (b"http:foo", InvalidResponse),
+    (b"https:", InvalidResponse),
+    (b"http://../", InvalidResponse),
+    (b"http://exa mple.com/", InvalidResponse),
+    (b"http://%zz/", InvalidResponse),
+    (b"//127.0.0.1:99999/", InvalidResponse),
+]
+
+
+@pytest.mark.parametrize(("location", "error"), UNFOLLOWABLE_LOCATIONS)
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_an_unfollowable_location_is_a_typed_refusal_that_is_not_retried(
+    scripted_server: Callable[..., ScriptedServer],
+    location: bytes,
+    error: type[Exception],
+    allow_private: bool,
+) -> None:
+    target = scripted_server(redirect_to(location))
+    connection = Connection(allow_private_network=allow_private)
+    guard = None if allow_private else LOOPBACK_ONLY
+
+    with pytest.raises(error) as caught:
+        fetch(f"{target.url}/go", connection, guard=guard, retry=quick_retry(5, on=[302]))
+
+    refusal = caught.value
+    assert isinstance(refusal, BlockedURL | InvalidResponse)
+    assert refusal.field == "Location" and refusal.status == 302
+    assert refusal.attempts == 1  # type: ignore[attr-defined]
+    assert len(target.arrivals) == 1
+
+
+@pytest.mark.parametrize("location", [b"jar:http://127.0.0.1!/", b"http:foo", b"mailto:x@y"])
+def test_an_injected_client_never_lets_a_location_error_escape_raw(
+    scripted_server: Callable[..., ScriptedServer], location: bytes
+) -> None:
+    # httpx builds the next request from Location even when not following; a plain client has no
+    # apicall hook to read it first, so what httpx raises must still come out typed.
+    target = scripted_server(redirect_to(location))
+
+    with httpx.Client() as plain, pytest.raises(InvalidResponse) as caught:
+        fetch(f"{target.url}/go", client=plain, retry=quick_retry(5, on=[302]))
+
+    assert caught.value.field == "Location"
+    assert len(target.arrivals) == 1
+
+
+def test_a_refused_redirect_names_the_url_that_redirected_without_credentials(
+    scripted_server: Callable[..., ScriptedServer],
+) -> None:
+    target = scripted_server(redirect_to(b"gopher://u:hunter2@127.0.0.1:70/_x?token=t0ken"))
+
+    with pytest.raises(BlockedURL) as caught:
+        fetch(f"http://admin:s3cret@127.0.0.1:{target.port}/go?key=abc")
+
+    error = caught.value
+    assert error.url == f"http://127.0.0.1:{target.port}/go?key=***"
+    shown = f"{error.message} {error.url}"
+    assert all(secret not in shown for secret in ("hunter2", "t0ken", "s3cret", "abc"))
+
+
+def test_a_refused_redirect_tells_how_to_allow_private_targets(server: HTTPServer) -> None:
+    server.expect_request("/go").respond_with_data(
+        "", status=302, headers={"Location": "http://10.0.0.1/"}
+    )
+
+    with pytest.raises(BlockedURL, match="set allow_private_network on the connection"):
+        fetch(server.url_for("/go"), Connection(), guard=LOOPBACK_ONLY)
+
+
 def test_private_target_is_refused_by_default(server: HTTPServer) -> None:
     server.expect_request("/x").respond_with_data("secret")
 
