@@ -3,6 +3,7 @@ OAuth consent, and describe itself at /openapi.json and /docs. Each route is one
 `apicall.testapi` or `apicall.consent`; API Gateway checks the API key before the event gets here.
 """
 
+import json
 import os
 from typing import Annotated, Any
 
@@ -21,8 +22,17 @@ from apicall.observability import logger, metrics, tracer
 TITLE = "apicall test API"
 _SOURCES = {("body",), ("query",), ("path",), ("header",)}
 
+
+def _json_body(text: str) -> Any:
+    refusal = app.context.get("body_refusal")
+    if refusal is not None:
+        raise refusal
+    return testapi.read_json(text)
+
+
 app = APIGatewayRestResolver(
     enable_validation=True,
+    json_body_deserializer=_json_body,
     # BUILDER_ORIGIN is set by template.yaml; CORSConfig is built once, when the module loads.
     cors=CORSConfig(allow_origin=os.environ.get("BUILDER_ORIGIN", "*"), max_age=600),
 )
@@ -117,4 +127,18 @@ def unexpected(exc: Exception) -> Response:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    try:
+        routable, refusal = testapi.routable_event(event)
+    except ApicallError as exc:  # not an API Gateway event: nothing to route
+        status, answer = testapi.error_answer(exc)
+        return {
+            "statusCode": status,
+            "multiValueHeaders": {"Content-Type": ["application/json"]},
+            "body": json.dumps(answer),
+            "isBase64Encoded": False,
+        }
+    if refusal is not None:
+        # Raised by _json_body when a route reads the body, so the answer goes through the
+        # resolver's error handlers and CORS like any other.
+        app.append_context(body_refusal=refusal)
+    return app.resolve(routable, context)

@@ -84,9 +84,24 @@ def _json_container(text: str) -> Any:
     if not stripped or stripped[0] not in "[{":
         return None
     try:
-        return json.loads(stripped)
+        return _loads(stripped)
     except ValueError:
         return None
+
+
+# An Outcome carries the body and pydantic refuses to serialise values nested 255 deep; deeper
+# documents are refused as JSON here (ValueError, like any unreadable JSON) instead of failing later.
+MAX_RESPONSE_DEPTH = 200
+
+
+def _loads(text: str) -> Any:
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"nests deeper than {MAX_RESPONSE_DEPTH} levels") from None
+    if _depth_exceeds(value, MAX_RESPONSE_DEPTH):
+        raise ValueError(f"nests deeper than {MAX_RESPONSE_DEPTH} levels")
+    return value
 
 
 def parse_body(content: bytes, content_type: str | None, fmt: BodyFormat) -> tuple[Any, BodyKind]:
@@ -111,7 +126,7 @@ def _parse_json(content: bytes, charset: str | None, media: str) -> Any:
     try:
         if text is None:
             raise ValueError("not decodable")
-        return json.loads(text)
+        return _loads(text)
     except ValueError as exc:
         # The body is not quoted: it may hold secrets or personal data.
         raise InvalidResponse(
@@ -131,7 +146,7 @@ def _parse_auto(content: bytes, media: str, charset: str | None) -> tuple[Any, B
         return base64.b64encode(content).decode("ascii"), "binary"
     if declared_json:
         try:
-            return json.loads(text), "json"
+            return _loads(text), "json"
         except ValueError:
             return text, "text"  # mislabelled: show it as text rather than fail a whole request
     parsed = _json_container(text)
@@ -503,7 +518,14 @@ def _map_rows(items: list[Any], fields: list[FieldSpec], *, where: str) -> Mappe
 # --- Schema inference ---------------------------------------------------------------------------
 
 
-def infer_fields(sample: Any, data_path: str | None = None) -> list[dict[str, Any]]:
+# genson recurses a few frames per level and Python's limit is 1,000 frames: deeper samples are
+# refused before inference rather than failing with a RecursionError halfway.
+MAX_INFER_DEPTH = 64
+
+
+def infer_fields(
+    sample: Any, data_path: str | None = None, *, field: str = "sample"
+) -> list[dict[str, Any]]:
     """The fields of a JSON sample, for a response spec: `[{"name", "type", "path"}]`.
 
     Records are the sample itself, or the value at data_path; an array of objects is merged
@@ -512,8 +534,11 @@ def infer_fields(sample: Any, data_path: str | None = None) -> list[dict[str, An
     number type and many serialisers write 2.0 for 2, and `coerce` turns 2.0 into 2. A single
     fractional sample makes the field `number`. Strings are `datetime` when every non-null
     sample is an ISO-8601 date or date-time. A field that is only ever null is `string` with
-    `"nullable_only": true`. Order is first seen; the result is deterministic.
+    `"nullable_only": true`. Order is first seen; the result is deterministic. A sample nested
+    deeper than MAX_INFER_DEPTH is a ConfigError naming `field`.
     """
+    if _depth_exceeds(sample, MAX_INFER_DEPTH):
+        raise ConfigError(f"{field}: nests deeper than {MAX_INFER_DEPTH} levels", field=field)
     target = sample
     if data_path is not None:
         matches = extract(sample, data_path, field="data_path")
@@ -535,6 +560,18 @@ def infer_fields(sample: Any, data_path: str | None = None) -> list[dict[str, An
     for item in items:
         builder.add_object(item)
     return [_field("value", "$", builder.to_schema())]
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth >= limit:
+                return True
+            items = node.values() if isinstance(node, dict) else node
+            stack.extend((item, depth + 1) for item in items)
+    return False
 
 
 def _flatten(

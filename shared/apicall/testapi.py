@@ -8,17 +8,26 @@ empty, and the answer says which placeholder was filled how.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
 
 import httpx
 from pydantic import Field, model_validator
 
 from apicall import mapping, templating
 from apicall.connections import deep_merge, load_connection
-from apicall.errors import ApicallError, AuthError, ConnectionNotFound
+from apicall.errors import (
+    ApicallError,
+    AuthError,
+    ConfigError,
+    ConnectionNotFound,
+    InvalidRequest,
+    field_path,
+)
 from apicall.models import Connection, Contract, InvokeEvent, RequestSpec
 from apicall.observability import logger
 from apicall.settings import get_settings
@@ -27,6 +36,204 @@ from apicall.store import RunsStore, default_runs_store
 ConnectionLoader = Callable[[str], Connection]
 
 MAX_COMMAND_CHARS = 100_000
+# Deeper than any real API document, shallow enough for every recursive step after the parse
+# (pydantic, genson, templating, DynamoDB's own limit of 32 is handled where values are stored).
+MAX_JSON_DEPTH = 64
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+class UnsupportedMediaType(ConfigError):
+    """The request body is declared as something other than JSON."""
+
+    kind = "unsupported_media_type"
+
+
+# --- reading an API Gateway event ---------------------------------------------------------------
+
+
+def routable_event(event: Any) -> tuple[dict[str, Any], ApicallError | None]:
+    """The event as the resolver can always route it, and why its body cannot be read, if so.
+
+    API Gateway's own events are well formed, but a direct invoke or a test can send anything:
+    every part the resolver reads is made the type it expects, and the body becomes UTF-8 text
+    declared as JSON. A body that is not base64 when it says so, not UTF-8, or declared as
+    another media type is refused (the returned error) when a route reads it, not before, so
+    an unknown route is still 404 and a GET route ignores it.
+    """
+    if not isinstance(event, Mapping):
+        raise InvalidRequest("the event is not an API Gateway proxy event", field="event")
+    method, path = event.get("httpMethod"), event.get("path")
+    if not isinstance(method, str) or not method:
+        raise InvalidRequest("the event has no httpMethod", field="httpMethod")
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise InvalidRequest("the event has no path", field="path")
+    headers = _text_map(event.get("headers"))
+    multi_headers = _text_lists(event.get("multiValueHeaders"))
+    for name, values in multi_headers.items():
+        headers.setdefault(name, values[-1])
+    context = event.get("requestContext")
+    context = dict(context) if isinstance(context, Mapping) else {}
+    for key in ("stage", "path", "domainName", "resourcePath"):
+        if not isinstance(context.get(key), str):
+            context.pop(key, None)
+    if not isinstance(context.get("identity"), Mapping):
+        context["identity"] = {}
+    text, refusal = _body_text(event, headers)
+    content_type = [name for name in headers if name.lower() == "content-type"]
+    for name in content_type:
+        headers.pop(name)
+        multi_headers.pop(name, None)
+    if text is not None:
+        headers["Content-Type"] = "application/json"
+        multi_headers["Content-Type"] = ["application/json"]
+    query = _text_map(event.get("queryStringParameters"))
+    multi_query = _text_lists(event.get("multiValueQueryStringParameters"))
+    routable = {
+        **event,
+        "httpMethod": method.upper(),
+        "path": path,
+        "headers": headers,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": _text_map(event.get("pathParameters")) or None,
+        "stageVariables": _text_map(event.get("stageVariables")) or None,
+        "requestContext": context,
+        "body": text,
+        "isBase64Encoded": False,
+    }
+    if refusal is not None and method.upper() not in _BODY_METHODS:
+        refusal = None  # no route of this method reads a body
+    return routable, refusal
+
+
+def read_json(text: str) -> Any:
+    """The JSON value of a request body, refused (naming the field) when no route can use it.
+
+    Besides syntax: NaN and Infinity (not JSON, and an answer could not carry them back),
+    integers beyond Python's digit limit, nesting deeper than MAX_JSON_DEPTH, and text holding a
+    lone surrogate (`"\\ud800"` is valid JSON but no UTF-8 text: it could be neither sent,
+    stored nor logged).
+    """
+
+    def constant(name: str) -> Any:
+        raise InvalidRequest(f"body: {name} is not a JSON value", field="body")
+
+    try:
+        value = json.loads(text, parse_constant=constant)
+    except RecursionError:
+        raise InvalidRequest(
+            f"body: nests deeper than {MAX_JSON_DEPTH} levels", field="body"
+        ) from None
+    except ValueError as exc:
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "a number too long"
+        raise InvalidRequest(f"body: not JSON ({reason})", field="body") from None
+    _check_json(value)
+    return value
+
+
+def _check_json(value: Any) -> None:
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        node, loc = stack.pop()
+        if isinstance(node, str):
+            if _unencodable(node):
+                raise InvalidRequest(
+                    f"{field_path(loc) or 'body'}: contains a lone surrogate (like \\ud800), "
+                    "which is not text",
+                    field=field_path(loc) or "body",
+                )
+            continue
+        if not isinstance(node, dict | list):
+            continue
+        if len(loc) >= MAX_JSON_DEPTH:
+            field = field_path(loc[:1]) or "body"
+            raise InvalidRequest(f"{field}: nests deeper than {MAX_JSON_DEPTH} levels", field=field)
+        if isinstance(node, list):
+            stack.extend((item, (*loc, index)) for index, item in enumerate(node))
+            continue
+        for key, item in node.items():
+            if _unencodable(key):
+                field = field_path(loc) or "body"
+                raise InvalidRequest(
+                    f"{field}: a key contains a lone surrogate (like \\ud800), which is not text",
+                    field=field,
+                )
+            stack.append((item, (*loc, key)))
+
+
+def _unencodable(text: str) -> bool:
+    if text.isascii():
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _body_text(
+    event: Mapping[str, Any], headers: dict[str, str]
+) -> tuple[str | None, ApicallError | None]:
+    body = event.get("body")
+    if body is None or body == "":
+        return None, None
+    if not isinstance(body, str):
+        return "null", InvalidRequest("body: the event's body is not text", field="body")
+    content_type = next(
+        (value for name, value in headers.items() if name.lower() == "content-type"), ""
+    )
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+        refusal = UnsupportedMediaType(
+            f"body: send JSON with Content-Type: application/json, not {media_type[:80]!r}",
+            field="body",
+        )
+        return "null", refusal
+    if event.get("isBase64Encoded") is True:
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            return "null", InvalidRequest(
+                "body: isBase64Encoded is set but the body is not base64", field="body"
+            )
+    else:
+        try:
+            raw = body.encode()
+        except UnicodeEncodeError:
+            return "null", InvalidRequest(
+                "body: contains a lone surrogate, which is not text", field="body"
+            )
+    try:
+        return raw.decode(), None
+    except UnicodeDecodeError:
+        return "null", InvalidRequest("body: not UTF-8 text", field="body")
+
+
+def _text_map(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {
+        _text(k): _text(v) for k, v in value.items() if isinstance(k, str) and isinstance(v, str)
+    }
+
+
+def _text_lists(value: Any) -> dict[str, list[str]]:
+    if not isinstance(value, Mapping):
+        return {}
+    lists = {
+        _text(k): [_text(item) for item in v if isinstance(item, str)]
+        for k, v in value.items()
+        if isinstance(k, str) and isinstance(v, list)
+    }
+    return {k: v for k, v in lists.items() if v}
+
+
+def _text(value: str) -> str:
+    """Lone surrogates as U+FFFD, as API Gateway decodes bytes that are not UTF-8."""
+    if not _unencodable(value):
+        return value
+    return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in value)
 
 
 # --- request bodies -----------------------------------------------------------------------------
@@ -53,9 +260,20 @@ class SchemaBody(Contract):
 class DiscoverBody(Contract):
     """`POST /discover`: an OpenAPI/Swagger document, inline or at a URL."""
 
-    openapi: dict[str, Any] | str | None = Field(None, description="the document, or its text")
+    # repr=False: Powertools logs the route's arguments with an eager f-string (1.5 s for a
+    # 20 MB document).
+    openapi: dict[str, Any] | str | None = Field(
+        None, description="the document, or its text", repr=False
+    )
     url: str | None = Field(None, min_length=1, max_length=2048)
     connection: str | None = Field(None, min_length=1, max_length=256)
+    # Which entities to answer in full (apicall.openapi.discover); all given must match.
+    entities: list[str] | None = Field(None, max_length=1000, description="names or 'GET /path'")
+    operation_ids: list[str] | None = Field(None, max_length=1000)
+    tag: str | None = Field(None, min_length=1, max_length=256)
+    path_prefix: str | None = Field(None, min_length=1, max_length=2048)
+    detail: Literal["auto", "compact", "full"] = "auto"
+    next: str | None = Field(None, max_length=32, description="the `next` of a truncated answer")
 
     @model_validator(mode="after")
     def _one_source(self) -> DiscoverBody:
@@ -142,7 +360,16 @@ def discover(
         document = openapi.fetch_document(body.url, connection, auth=auth, http_client=http_client)
     else:
         document = openapi.load_document(body.openapi)
-    return openapi.discover(document, connection=body.connection)
+    return openapi.discover(
+        document,
+        connection=body.connection,
+        entities=body.entities,
+        operation_ids=body.operation_ids,
+        tag=body.tag,
+        path_prefix=body.path_prefix,
+        detail=body.detail,
+        cursor=body.next,
+    )
 
 
 def import_curl(body: CurlBody) -> dict[str, Any]:
@@ -158,6 +385,8 @@ def error_status(error: ApicallError) -> int:
     """The HTTP status of an error the test API answers with (never a 5xx: it is the input)."""
     if isinstance(error, ConnectionNotFound):
         return 404
+    if isinstance(error, UnsupportedMediaType):
+        return 415
     if isinstance(error, AuthError):
         return 400
     return 422
@@ -221,7 +450,7 @@ def _schema(body: Any, spec: RequestSpec, warnings: list[str]) -> list[dict[str,
     if not isinstance(body, dict | list):
         return None
     try:
-        return mapping.infer_fields(body, spec.response.data_path)
+        return mapping.infer_fields(body, spec.response.data_path, field="body")
     except ApicallError as error:
         warnings.append(f"no schema: {error.message}")
         return None

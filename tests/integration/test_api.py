@@ -176,6 +176,146 @@ def test_body_that_is_not_json_answers_422() -> None:
     assert status == 422 and answer["error"]["fields"]
 
 
+def _raw(path: str, body: str | None, content_type: str = "application/json", **event: Any):
+    """An event of a POST route with the body and Content-Type as given."""
+
+    def build() -> dict[str, Any]:
+        base = copy.deepcopy(load_event("api_test.json"))
+        base["path"] = base["resource"] = base["requestContext"]["resourcePath"] = path
+        base["headers"]["Content-Type"] = content_type
+        base["multiValueHeaders"]["Content-Type"] = [content_type]
+        base["body"] = body
+        base.update(event)
+        return base
+
+    return build
+
+
+SCHEMA_BODY = json.dumps({"sample": {"id": 1}})
+DEEP = "[" * 5000 + "]" * 5000
+
+
+@pytest.mark.parametrize(
+    ("case", "event", "status", "fields"),
+    [
+        ("JSON declared as text/plain", _raw("/schema", SCHEMA_BODY, "text/plain"), 415, ["body"]),
+        ("JSON declared as XML", _raw("/test", SCHEMA_BODY, "application/xml"), 415, ["body"]),
+        ("multipart without boundary", _raw("/curl", "x", "multipart/form-data"), 415, ["body"]),
+        (
+            "form body",
+            _raw("/schema", "sample=1", "application/x-www-form-urlencoded"),
+            415,
+            ["body"],
+        ),
+        (
+            "base64 flag on junk",
+            _raw("/schema", "!!not base64!!", isBase64Encoded=True),
+            422,
+            ["body"],
+        ),
+        (
+            "base64 of bytes that are not UTF-8",
+            _raw("/schema", base64.b64encode(b'{"sample": "\xff"}').decode(), isBase64Encoded=True),
+            422,
+            ["body"],
+        ),
+        ("body nested 5,000 deep", _raw("/discover", DEEP), 422, ["body"]),
+        (
+            "sample nested 600 deep",
+            _raw("/schema", '{"sample": ' + "[" * 600 + "]" * 600 + "}"),
+            422,
+            ["sample"],
+        ),
+        (
+            "sample objects nested 500 deep",
+            _raw("/schema", '{"sample": ' + '{"a": ' * 500 + "1" + "}" * 501),
+            422,
+            ["sample"],
+        ),
+        ("text that is not JSON", _raw("/curl", "curl https://x.io"), 422, ["body"]),
+        ("NaN", _raw("/schema", '{"sample": NaN}'), 422, ["body"]),
+        (
+            "an integer of 5,000 digits",
+            _raw("/schema", '{"sample": ' + "1" * 5000 + "}"),
+            422,
+            ["body"],
+        ),
+        (
+            "lone surrogate in the sample",
+            _raw("/schema", '{"sample": {"a": ["\\ud800"]}}'),
+            422,
+            ["sample.a[0]"],
+        ),
+        (
+            "lone surrogate in a header value",
+            _raw("/test", '{"request": {"url": "https://x.io", "headers": {"X-A": "\\udfff"}}}'),
+            422,
+            ["request.headers.X-A"],
+        ),
+        (
+            "lone surrogate in a key",
+            _raw("/test", '{"values": {"\\ud800": 1}, "request": {}}'),
+            422,
+            ["values"],
+        ),
+        (
+            "lone surrogate in the command",
+            _raw("/curl", '{"command": "curl \\ud800"}'),
+            422,
+            ["command"],
+        ),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_unreadable_bodies_answer_4xx_naming_the_field(
+    case: str, event: Callable[[], dict[str, Any]], status: int, fields: list[str]
+) -> None:
+    answered, answer = call(event())
+
+    assert (answered, answer["error"]["fields"]) == (status, fields), answer
+    json.dumps(answer, ensure_ascii=False).encode()  # the answer itself is text
+
+
+def test_a_junk_body_on_a_get_route_is_ignored() -> None:
+    event = copy.deepcopy(load_event("api_docs.json"))
+    event.update(body="!!", isBase64Encoded=True)
+
+    status, _ = call(event)
+
+    assert status == 200
+
+
+def _deep_response(
+    depth: int, httpserver: HTTPServer, put_connection: Callable[[str, dict[str, Any]], str]
+) -> dict[str, Any]:
+    put_connection("deep", {"base_url": httpserver.url_for("/"), "allow_private_network": True})
+    deep = '{"a": ' * depth + "1" + "}" * depth
+    httpserver.expect_request("/deep").respond_with_data(deep, content_type="application/json")
+    status, answer = call(
+        with_body("api_test.json", request={"connection": "deep", "url": "/deep"}, values={})
+    )
+    assert status == 200 and answer["ok"] is True, answer
+    return dict(answer)
+
+
+def test_test_route_infers_no_schema_of_a_response_nested_past_the_inference_limit(
+    httpserver: HTTPServer, put_connection: Callable[[str, dict[str, Any]], str]
+) -> None:
+    answer = _deep_response(70, httpserver, put_connection)
+
+    assert answer["schema"] is None
+    assert "no schema: body: nests deeper than 64 levels" in answer["warnings"]
+
+
+@pytest.mark.parametrize("depth", [300, 600, 990])
+def test_a_response_nested_too_deep_for_json_is_answered_as_text(
+    depth: int, httpserver: HTTPServer, put_connection: Callable[[str, dict[str, Any]], str]
+) -> None:
+    answer = _deep_response(depth, httpserver, put_connection)
+
+    assert isinstance(answer["body"], str) and answer["schema"] is None
+
+
 def test_no_secret_in_the_answer() -> None:
     event = with_body(
         "api_test.json",
