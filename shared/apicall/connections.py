@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
-from apicall.errors import ConfigError, ConnectionNotFound, aws_error_code, config_error_from
+from apicall.errors import (
+    ConfigError,
+    ConnectionNotFound,
+    SecretUnavailable,
+    aws_error_code,
+    config_error_from,
+)
 from apicall.models import Connection
 from apicall.settings import get_settings
 
@@ -25,6 +31,20 @@ _NAME = re.compile(r"^(?!/)[A-Za-z0-9_\-./]{1,256}(?<!/)$")
 def load_connection(name: str, *, fresh: bool = False) -> Connection:
     """The validated connection called `name`; `fresh=True` bypasses the per-container cache."""
     return _validate(name, _read(name, fresh=fresh))
+
+
+def connection_for(
+    name: str, *, field: str, loader: Callable[[str], Connection] = load_connection
+) -> Connection:
+    """The connection an input names at `field` (`request.connection`, `target.connection`).
+
+    Whatever is wrong with it (no such secret, a bad name, content that is not a valid
+    connection) is reported at `field`, the input's own field; the message says what.
+    """
+    try:
+        return loader(check_name(name))
+    except ConfigError as exc:
+        raise type(exc)(exc.message, field=field) from exc
 
 
 def update_connection(name: str, changes: Mapping[str, Any]) -> Connection:
@@ -98,7 +118,7 @@ def read_secret(
         if code == "ResourceNotFoundException":
             raise not_found(f"{what} does not exist", field=field) from exc
         # The botocore message can quote the secret's ARN but never its value; the code is enough.
-        raise ConfigError(
+        raise SecretUnavailable(
             f"{what} could not be read ({code or type(exc).__name__})", field=field
         ) from exc
 
@@ -123,7 +143,9 @@ def _validate(name: str, data: Mapping[str, Any]) -> Connection:
     try:
         return Connection.model_validate(data)
     except ValidationError as exc:
-        raise config_error_from(exc, prefix="connection", what=f"connection '{name}'") from exc
+        raise config_error_from(
+            exc, data=data, prefix="connection", what=f"connection '{name}'"
+        ) from exc
 
 
 def _write(name: str, data: Mapping[str, Any]) -> None:

@@ -32,7 +32,7 @@ import httpx
 from pydantic import ValidationError
 
 from apicall import auth, client, templating
-from apicall.connections import check_name, load_connection, read_secret
+from apicall.connections import check_name, connection_for, load_connection, read_secret
 from apicall.errors import (
     ApicallError,
     BlockedURL,
@@ -43,6 +43,7 @@ from apicall.errors import (
     InternalError,
     InvalidMessage,
     InvalidRequest,
+    SecretUnavailable,
     UpstreamStatusError,
     UpstreamTimeout,
     config_error_from,
@@ -104,7 +105,7 @@ def parse_message(body: str) -> PushMessage:
     try:
         return PushMessage.model_validate(data)
     except ValidationError as exc:
-        error = config_error_from(exc, what="push message")
+        error = config_error_from(exc, data=data, what="push message")
         raise InvalidMessage(error.message, field=error.field) from exc
 
 
@@ -383,14 +384,13 @@ class Deliverer:
         connection = _NO_CONNECTION
         if target.connection:
             try:
-                check_name(target.connection)
-                connection = self.connections(target.connection)
-            except ConnectionNotFound as exc:
-                raise InvalidMessage(exc.message, field="target.connection") from exc
-            except ConfigError as exc:
-                if exc.field == "connection" and "invalid connection name" in exc.message:
-                    raise InvalidMessage(exc.message, field="target.connection") from exc
-                raise
+                connection = connection_for(
+                    target.connection, field="target.connection", loader=self.connections
+                )
+            except SecretUnavailable:
+                raise  # the next attempt may read it
+            except ConfigError as exc:  # missing, misnamed or broken: fixed only by a person
+                raise InvalidMessage(exc.message, field=exc.field) from exc
         request, body_text = build_request(message, connection if target.connection else None)
         attempt.url = safe_url(request.url)
         signer = None

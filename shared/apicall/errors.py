@@ -8,6 +8,7 @@ route, an HTTP status or a batch failure lives in the module that answers (execu
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -43,6 +44,10 @@ class ConfigError(ApicallError):
 
 class ConnectionNotFound(ConfigError):
     """No secret holds a connection of that name."""
+
+
+class SecretUnavailable(ConfigError):
+    """A secret exists, or may, but could not be read now (throttled, access denied, an outage)."""
 
 
 class InvalidRequest(ConfigError):
@@ -144,34 +149,112 @@ def aws_error_code(exc: BaseException | None) -> str | None:
 # pydantic puts the member of a (non-discriminated) union it tried into an error's location, as a
 # type expression: `('query', 'list[tuple[str, str]]', 0)`. Users know fields, not types.
 _UNION_MEMBER = re.compile(r"^(str|int|float|bool|none|bytes|[a-z-]+\[.*\])$")
+# What kind of input each spelling of a union member accepts, to tell the member the input meant.
+_MEMBER_KINDS: tuple[tuple[str, tuple[type, ...]], ...] = (
+    ("dict[", (dict,)),
+    ("list[", (list, tuple)),
+    ("tuple[", (list, tuple)),
+    ("str", (str,)),
+    ("int", (int,)),
+    ("float", (int, float)),
+    ("bool", (bool,)),
+    ("none", (type(None),)),
+)
+_UNKNOWN: Any = object()
+# Every tagged union of the contracts (auth, body, pagination) is discriminated by `type`.
+_TAG = "type"
 
 
-def field_path(loc: tuple[int | str, ...]) -> str:
-    """`('auth', 'token')` -> `auth.token`; `('query', 0, 1)` -> `query[0][1]`."""
+def field_path(loc: Sequence[int | str], data: Any = _UNKNOWN) -> str:
+    """The input's own path to the field at a pydantic error location.
+
+    `('auth', 'token')` -> `auth.token`; `('query', 0, 1)` -> `query[0][1]`. pydantic's locations
+    also hold steps the input does not: the tag of a tagged union (`pagination.cursor.cursor_path`
+    for `{"type": "cursor"}`) and the member of a plain union it tried (`query.list[...].0`).
+    Walking `data` alongside keeps exactly the input's steps, so a key spelled like a type
+    (`headers.str`) stays; without `data`, members are left out by their spelling.
+    """
+    return _walk(loc, data)[0]
+
+
+def _walk(loc: Sequence[int | str], data: Any) -> tuple[str, bool]:
+    """(path, whether the location's outermost union member is one the input is not)."""
     out = ""
-    for part in loc:
-        if isinstance(part, str) and _UNION_MEMBER.match(part):
+    node, known, mismatched, outermost = data, data is not _UNKNOWN, False, True
+    for index, part in enumerate(loc):
+        last = index == len(loc) - 1
+        if known:
+            keep, node, known = _step(node, part, last)
+            if keep is None:  # a tag
+                continue
+            if not keep:
+                # Inner unions fail in every member alike (a scalar given an object); only the
+                # outermost tells a member the input meant from one it did not.
+                if outermost:
+                    mismatched, outermost = _other_member(part, node), False
+                continue
+        elif isinstance(part, str) and _UNION_MEMBER.match(part):
             continue
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
+        out += _segment(part, first=not out)
+    return out, mismatched
+
+
+def _step(node: Any, part: int | str, last: bool) -> tuple[bool | None, Any, bool]:
+    """(keep the step, or None for a tag; the node below it; whether that node is known)."""
+    if isinstance(node, dict):
+        if isinstance(part, str) and not last and node.get(_TAG) == part:
+            return None, node, True  # the tag pydantic names its chosen member by
+        if part in node:
+            return True, node[part], True
+        # A missing field is the last step; any other unknown step is a union member.
+        member = not last or (isinstance(part, str) and bool(_UNION_MEMBER.match(part)))
+        return not member, node, True
+    if isinstance(node, list | tuple) and isinstance(part, int):
+        inside = 0 <= part < len(node)
+        return True, node[part] if inside else _UNKNOWN, inside
+    return isinstance(part, int), node, True
+
+
+def _other_member(part: int | str, node: Any) -> bool:
+    if not isinstance(part, str):
+        return False
+    for spelling, kinds in _MEMBER_KINDS:
+        if part == spelling or (spelling.endswith("[") and part.startswith(spelling)):
+            if kinds == (int,) and isinstance(node, bool):
+                return True
+            return not isinstance(node, kinds)
+    return False
+
+
+def _segment(part: int | str, *, first: bool) -> str:
+    if isinstance(part, int):
+        return f"[{part}]"
+    # A field path ends up in message attributes and logs: keep it encodable.
+    text = part if part.isascii() else part.encode("utf-8", "backslashreplace").decode()
+    return text if first else f".{text}"
 
 
 def config_error_from(
-    exc: ValidationError, *, prefix: str = "", what: str = "config"
+    exc: ValidationError,
+    *,
+    data: Any = _UNKNOWN,
+    prefix: str = "",
+    what: str = "config",
 ) -> ConfigError:
     """Translate a pydantic ValidationError into a ConfigError naming the first bad field.
 
-    The message lists every problem; input values are left out because they may be secrets.
+    With the validated `data`, fields are named as the input spells them, and what a plain
+    union's other members expected (a dictionary, when the input is a list) is left out. The
+    message lists every problem; input values are left out because they may be secrets.
     """
-    problems = []
-    first_field = None
+    relevant: list[tuple[str, str]] = []
+    other: list[tuple[str, str]] = []
     for err in exc.errors(include_input=False, include_url=False):
-        name = field_path(tuple(err["loc"]))
+        name, mismatched = _walk(tuple(err["loc"]), data)
         if prefix:
             name = f"{prefix}.{name}" if name else prefix
-        first_field = first_field or name or None
-        problems.append(f"{name or '(root)'}: {err['msg']}")
-    return ConfigError(f"invalid {what}: " + "; ".join(problems), field=first_field)
+        (other if mismatched else relevant).append((name, err["msg"]))
+    problems = relevant or other
+    first_field = next((name for name, _ in problems if name), None)
+    message = "; ".join(f"{name or '(root)'}: {msg}" for name, msg in problems)
+    return ConfigError(f"invalid {what}: {message}", field=first_field)

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from apicall import auth, client, mapping, templating
-from apicall.connections import load_connection
+from apicall.connections import connection_for, load_connection
 from apicall.errors import (
     ApicallError,
     CapacityExceeded,
@@ -183,7 +183,9 @@ def _run(
     spec = run.spec
     try:
         if spec.connection:
-            run.connection = connections(spec.connection)
+            run.connection = connection_for(
+                spec.connection, field="request.connection", loader=connections
+            )
         run.outgoing = templating.render_request(
             spec,
             run.invocation.values,
@@ -273,7 +275,8 @@ def execute_event(event: Any, *, correlation_id: str | None = None) -> dict[str,
     try:
         invocation = InvokeEvent.model_validate(event)
     except ValidationError as exc:
-        return failed_before_start(config_error_from(exc, what="invoke event")).model_dump()
+        error = config_error_from(exc, data=event, what="invoke event")
+        return failed_before_start(error).model_dump()
     logger.set_correlation_id(invocation.correlation_id or correlation_id)
     outcome = execute(invocation)
     # Counted here, for direct invokes only: a builder's POST /test is not production traffic.

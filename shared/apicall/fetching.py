@@ -34,7 +34,7 @@ import httpx
 from pydantic import ValidationError
 
 from apicall import auth, client, mapping, templating
-from apicall.connections import load_connection
+from apicall.connections import connection_for, load_connection
 from apicall.errors import (
     ApicallError,
     ConfigError,
@@ -526,7 +526,11 @@ class FetchRun:
         self, http_client: httpx.Client | None, connections: ConnectionLoader
     ) -> PageFetcher:
         spec = self.job.request
-        connection = connections(spec.connection) if spec.connection else Connection()
+        connection = (
+            connection_for(spec.connection, field="request.connection", loader=connections)
+            if spec.connection
+            else Connection()
+        )
         base = templating.render_request(spec, {}, None, connection if spec.connection else None)
         self.secrets = auth.secret_values(connection, url=base.url)
         incremental = self.job.incremental
@@ -703,7 +707,7 @@ def parse_job(data: Any) -> FetchJob:
     try:
         return FetchJob.model_validate(data)
     except ValidationError as exc:
-        raise config_error_from(exc, what="fetch job") from exc
+        raise config_error_from(exc, data=data, what="fetch job") from exc
 
 
 def fetch_scheduled(event: Any, context: Any = None, **options: Any) -> dict[str, Any]:

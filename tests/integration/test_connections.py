@@ -92,7 +92,7 @@ def test_secret_holding_a_json_array_is_a_config_error(put_connection) -> None:
 @pytest.mark.parametrize(
     ("connection", "field", "problem"),
     [
-        ({"auth": {"type": "bearer"}}, "connection.auth.bearer.token", "Field required"),
+        ({"auth": {"type": "bearer"}}, "connection.auth.token", "Field required"),
         ({"auth": {"type": "kerberos"}}, "connection.auth", "does not match any of the expected"),
         ({"timeout_s": -1}, "connection.timeout_s", "greater than 0"),
         ({"base_url": "ftp://files"}, "connection.base_url", "absolute http(s) URL"),
@@ -120,7 +120,7 @@ def test_validation_error_never_quotes_a_secret_value(put_connection) -> None:
     with pytest.raises(ConfigError) as caught:
         load_connection("leaky")
 
-    assert caught.value.field == "connection.auth.basic.password"
+    assert caught.value.field == "connection.auth.password"
     assert "12345678" not in caught.value.message
 
 

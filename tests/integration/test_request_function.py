@@ -157,7 +157,7 @@ def test_unknown_connection_is_an_invalid_request_naming_the_field() -> None:
 
     assert outcome["route"] == "error" and outcome["next"] == "terminate"
     assert outcome["error"]["kind"] == "invalid_request"
-    assert outcome["error"]["field"] == "connection"
+    assert outcome["error"]["field"] == "request.connection"
 
 
 def test_every_execution_is_recorded_with_credentials_redacted(runs_table) -> None:
