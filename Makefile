@@ -9,8 +9,12 @@ STAMP := $(VENV)/.installed-stamp
 # checkov pins an older boto3 than the project: it gets a virtualenv of its own.
 SCAN_VENV := .venv-scan
 SCAN_STAMP := $(SCAN_VENV)/.installed-stamp
+# So does the SAM CLI (it pins boto3 1.43); its Python also fetches the layer's wheels (shared/Makefile).
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed-stamp
+SAM := SAM_CLI_TELEMETRY=0 LAYER_BUILD_PYTHON=$(CURDIR)/$(SAM_VENV)/bin/python $(SAM_VENV)/bin/sam
 
-.PHONY: corpora scan redrive install test lint typecheck unit integration e2e demo serve invoke bench lock clean
+.PHONY: sam-install sam-build layer-env corpora scan redrive install test lint typecheck unit integration e2e demo serve invoke bench lock clean
 
 install: $(STAMP)
 
@@ -40,17 +44,33 @@ scan: $(SCAN_STAMP)
 typecheck: install
 	$(VENV)/bin/mypy
 
+$(SAM_STAMP): requirements-sam.txt
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $(SAM_STAMP)
+
+sam-install: $(SAM_STAMP)
+
+# `sam build` of template.yaml into .aws-sam/build; the layer through shared/Makefile. No Docker.
+sam-build: $(SAM_STAMP)
+	$(SAM) build
+
+# What the tests of the layer need: the SAM CLI, and a venv of shared/requirements.txt alone
+# (tests/support/layer_env.py), built once per content of the requirements.
+layer-env: install $(SAM_STAMP)
+	$(PY) -m tests.support.layer_env
+
 # The public corpora of tests/realworld (npm packages, pinned by version and integrity hash).
 corpora: install
 	$(PY) -m tests.realworld.corpora
 
-test: lint typecheck corpora
+test: lint typecheck corpora layer-env
 	$(PY) -m pytest
 
 unit: install
 	$(PY) -m pytest tests/unit
 
-integration: install
+integration: install layer-env
 	$(PY) -m pytest tests/integration
 
 e2e: install
@@ -77,4 +97,4 @@ lock: install
 	$(PY) -m pip freeze --exclude-editable | sed '1i # Full transitive pins of the development environment (pip freeze of .venv). Regenerate with `make lock`.' > constraints.txt
 
 clean:
-	rm -rf $(VENV) $(SCAN_VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(SCAN_VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache
