@@ -445,7 +445,10 @@ def test_an_unfollowable_location_is_a_typed_refusal_that_is_not_retried(
     assert len(target.arrivals) == 1
 
 
-@pytest.mark.parametrize("location", [b"jar:http://127.0.0.1!/", b"http:foo", b"mailto:x@y"])
+@pytest.mark.parametrize(
+    "location",
+    [b"jar:http://127.0.0.1!/", b"http:foo", b"mailto:x@y", b"http://[::1", b"http://a:b:c/"],
+)
 def test_an_injected_client_never_lets_a_location_error_escape_raw(
     scripted_server: Callable[..., ScriptedServer], location: bytes
 ) -> None:
