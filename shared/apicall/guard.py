@@ -19,6 +19,7 @@ Behind a proxy the socket goes to the proxy, so there the pre-request check reso
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import socket
@@ -344,6 +345,7 @@ def check_url(
     Guard(allow_private, permit_loopback, resolver).check_url(url)
 
 
+@functools.lru_cache(maxsize=1024)  # asked on every request, mostly of the same few hosts
 def address_problem(host: str, port: int | None) -> str | None:
     """What makes `host` (as httpx sends it) and `port` impossible to connect to, or None."""
     if not host.rstrip("."):
@@ -392,6 +394,7 @@ def embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_ip(host: str) -> IPAddress | None:
     """`host` as an IP address in any spelling `inet_aton` or a bracketed URL host accepts."""
     try:
