@@ -1260,6 +1260,10 @@ def _split_url(parsed: _Parsed) -> tuple[str, list[list[str]], str | None]:
         user, colon, password = credentials.partition(":")
         userinfo = f"{unquote(user)}:{unquote(password)}" if colon else unquote(user)
     path = parts.path if parsed.path_as_is else _remove_dot_segments(parts.path)
+    upload = parsed.upload
+    if upload and upload not in ("-", ".") and (path.endswith("/") or not path):
+        # curl puts an upload at its file name under a URL that ends with a slash.
+        path = path.rstrip("/") + "/" + quote(upload.replace("\\", "/").rsplit("/", 1)[-1])
     raw_query = "&".join(q for q in (parts.query, *parsed.url_query) if q)
     _warn_to_fill(parsed, "the URL", url)
     base = urlunsplit((parts.scheme, netloc, path, "", ""))
