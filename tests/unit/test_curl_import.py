@@ -246,7 +246,7 @@ def test_chrome_bash_export_with_ansi_c_body() -> None:
   -b 'session=abc123; theme=dark' \
   -H 'origin: https://app.example.com' \
   -H 'sec-ch-ua: "Chromium";v="124", "Google Chrome";v="124", "Not-A.Brand";v="99"' \
-  -H 'user-agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36' \
+  -H 'user-agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/124.0.0.0' \
   --data-raw $'{"title":"Don\'t forget","body":"line one\\nline two\u0021"}' \
   --compressed"""
 
