@@ -565,8 +565,7 @@ def redact(value: T, secrets: Collection[str]) -> T:
     """
     if not secrets:
         return value
-    pattern, whole = _matcher(frozenset(secrets))
-    return cast(T, _redact(value, pattern, whole))
+    return cast(T, _redact(value, _matcher(frozenset(secrets))))
 
 
 def redact_headers(
@@ -585,8 +584,16 @@ def _is_sensitive(lowered: str, extra: set[str]) -> bool:
     return lowered in SENSITIVE_HEADERS or lowered in extra
 
 
+@dataclass(frozen=True)
+class _Matcher:
+    pattern: re.Pattern[str] | None
+    whole: frozenset[str]
+    # Every form of a secret is at least as long as the secret, so a shorter string holds none.
+    shortest: int
+
+
 @lru_cache(maxsize=256)
-def _matcher(secrets: frozenset[str]) -> tuple[re.Pattern[str] | None, frozenset[str]]:
+def _matcher(secrets: frozenset[str]) -> _Matcher:
     long_ones = sorted(
         (s for s in secrets if len(s) >= MIN_SUBSTRING_SECRET), key=len, reverse=True
     )
@@ -598,8 +605,9 @@ def _matcher(secrets: frozenset[str]) -> tuple[re.Pattern[str] | None, frozenset
         for secret in long_ones
         for first in _char_forms(secret[0])
     ]
-    pattern = re.compile("|".join(alternatives)) if alternatives else None
-    return pattern, secrets
+    if not alternatives:
+        return _Matcher(None, secrets, 0)
+    return _Matcher(re.compile("|".join(alternatives)), secrets, len(long_ones[-1]))
 
 
 def _group(forms: tuple[str, ...]) -> str:
@@ -650,15 +658,35 @@ def _hex(byte: int) -> str:
     return "".join(f"[{d.lower()}{d}]" if d.isalpha() else d for d in f"{byte:02X}")
 
 
-def _redact(value: Any, pattern: re.Pattern[str] | None, whole: frozenset[str]) -> Any:
+def _redact(value: Any, matcher: _Matcher) -> Any:
+    # Exact types first: records and bodies are plain JSON values, and an isinstance check
+    # against Mapping costs more than the rest of the walk.
+    kind = type(value)
+    if kind is str:
+        return _scrub(value, matcher)
+    if kind is dict:
+        return {key: _redact(item, matcher) for key, item in value.items()}
+    if kind is list:
+        return [_redact(item, matcher) for item in value]
+    if kind in _SCALARS:
+        return value
     if isinstance(value, str):
-        if value in whole:
-            return REDACTED
-        return pattern.sub(REDACTED, value) if pattern is not None else value
+        return _scrub(value, matcher)
     if isinstance(value, Mapping):
-        return {key: _redact(item, pattern, whole) for key, item in value.items()}
+        return {key: _redact(item, matcher) for key, item in value.items()}
     if isinstance(value, list):
-        return [_redact(item, pattern, whole) for item in value]
+        return [_redact(item, matcher) for item in value]
     if isinstance(value, tuple):
-        return tuple(_redact(item, pattern, whole) for item in value)
+        return tuple(_redact(item, matcher) for item in value)
     return value
+
+
+_SCALARS = frozenset((int, float, bool, type(None)))
+
+
+def _scrub(text: str, matcher: _Matcher) -> str:
+    if text in matcher.whole:
+        return REDACTED
+    if matcher.pattern is None or len(text) < matcher.shortest:
+        return text
+    return matcher.pattern.sub(REDACTED, text)
