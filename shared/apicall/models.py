@@ -132,6 +132,10 @@ Scalar = str | int | float | bool
 
 
 class NoBody(Contract):
+    # The body union is told apart by `type`: a body given as `{}` is refused, so the documented
+    # schema requires it too (a body left out is still NoBody).
+    model_config = ConfigDict(json_schema_extra={"required": ["type"]})
+
     type: Literal["none"] = "none"
 
 
