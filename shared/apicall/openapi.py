@@ -327,6 +327,8 @@ class _Reader:
             reason = f"paths must be an object, not {type(paths).__name__}"
         else:
             reason = "paths holds no operation (get, post, put, patch, delete, head)"
+        if self.root.get("webhooks"):
+            reason += "; its webhooks are requests the API sends, not ones to send it"
         others = "; ".join(f"{w['message']} at {w['location']}" for w in self.listing_warnings)
         return f"invalid OpenAPI document: no operation to discover: {reason}" + (
             f"; also {others}" if others else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 
 from apicall.errors import ConfigError
 from apicall.models import RequestSpec
-from apicall.openapi import discover, load_document
+from apicall.openapi import _HEAD_BYTES, MAX_FIELDS, discover, load_document
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "openapi"
 
@@ -227,3 +228,284 @@ def test_text_that_is_no_document_names_the_field(text: Any) -> None:
         load_document(text)
 
     assert caught.value.field == "openapi"
+
+
+# --- the answer's size: full details, compact lines, choices and cursors --------------------------
+
+
+def answer_size(answer: dict[str, Any]) -> int:
+    return len(json.dumps(answer, separators=(",", ":")))
+
+
+def petstore() -> dict[str, Any]:
+    return load_document((FIXTURES / "petstore-swagger-2.0.json").read_text())
+
+
+def test_a_small_document_answers_every_entity_in_full_with_its_counts() -> None:
+    result = discovered("petstore-swagger-2.0.json")
+
+    assert result["detail"] == "full"
+    assert (result["total"], result["returned"]) == (20, 20)
+    assert result["truncated"] is False and result["next"] is None
+    assert result["warnings"] == []
+
+
+def test_entities_that_do_not_fit_in_full_are_listed_compactly() -> None:
+    compact = discover(petstore(), detail="compact")
+    entities_bytes = len(json.dumps(compact["entities"], separators=(",", ":")))
+
+    result = discover(petstore(), max_bytes=_HEAD_BYTES + entities_bytes + 10)
+
+    assert result["detail"] == "compact"
+    assert result["returned"] == 20 and result["truncated"] is False
+    assert result["entities"][0] == {
+        "name": "uploadFile", "operation_id": "uploadFile", "method": "POST",
+        "path": "/pet/{petId}/uploadImage", "summary": "uploads an image", "tags": ["pet"],
+    }  # fmt: skip
+
+
+def test_a_list_cut_by_the_budget_is_truncated_and_next_continues_it() -> None:
+    budget = _HEAD_BYTES + 1_000
+    names: list[str] = []
+    cursor = None
+    while True:
+        result = discover(petstore(), detail="compact", cursor=cursor, max_bytes=budget)
+        assert answer_size(result) <= budget
+        assert result["total"] == 20 and result["truncated"] is (result["next"] is not None)
+        names += [e["name"] for e in result["entities"]]
+        cursor = result["next"]
+        if cursor is None:
+            break
+
+    assert names == [e["name"] for e in discover(petstore())["entities"]]
+
+
+def test_entities_are_chosen_by_name_or_by_method_and_path_and_answered_in_full() -> None:
+    result = discover(petstore(), entities=["getOrderById", "DELETE /pet/{petId}"])
+
+    assert result["detail"] == "full"
+    # In the document's order, not the request's.
+    assert [e["name"] for e in result["entities"]] == ["deletePet", "getOrderById"]
+    assert (
+        result["entities"][1]["request"]["url"]
+        == "https://petstore.swagger.io/v2/store/order/{orderId}"
+    )
+
+
+def test_an_unknown_entity_is_refused_naming_the_field() -> None:
+    with pytest.raises(ConfigError) as caught:
+        discover(petstore(), entities=["getOrderById", "nope"])
+
+    assert caught.value.field == "entities"
+    assert "'nope'" in caught.value.message
+
+
+def test_tag_path_prefix_and_operation_ids_narrow_the_choice_together() -> None:
+    assert discover(petstore(), tag="STORE")["total"] == 4
+    assert discover(petstore(), path_prefix="/user/")["total"] == 7
+    both = discover(petstore(), tag="user", path_prefix="/user/log")
+    assert [e["name"] for e in both["entities"]] == ["loginUser", "logoutUser"]
+    assert [e["name"] for e in discover(petstore(), operation_ids=["addPet"])["entities"]] == [
+        "addPet"
+    ]
+
+
+def test_a_cursor_that_was_not_given_is_refused() -> None:
+    with pytest.raises(ConfigError) as caught:
+        discover(petstore(), cursor="abc")
+
+    assert caught.value.field == "next"
+
+
+# --- what the reader tolerates and what it refuses, each with its location ---------------------
+
+
+def one_operation(operation: dict[str, Any], **components: Any) -> dict[str, Any]:
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/users/{id}": {"get": {"responses": {"200": {"description": "ok"}}, **operation}}
+        },
+        "components": components,
+    }
+
+
+def test_a_dangling_ref_is_refused_naming_where_it_is_written() -> None:
+    document = one_operation(
+        {"parameters": [{"$ref": "#/components/parameters/Missing"}]}, parameters={}
+    )
+
+    with pytest.raises(ConfigError) as caught:
+        discover(document)
+
+    assert caught.value.message == (
+        "invalid OpenAPI document at paths./users/{id}.get.parameters[0].$ref: $ref "
+        "'#/components/parameters/Missing' does not resolve: no 'Missing' in components.parameters"
+    )
+
+
+def test_an_external_ref_is_refused_naming_where_it_is_written() -> None:
+    schema = {"$ref": "https://example.com/user.json"}
+    document = one_operation(
+        {
+            "responses": {
+                "200": {"description": "ok", "content": {"application/json": {"schema": schema}}}
+            }
+        }
+    )
+
+    with pytest.raises(ConfigError) as caught:
+        discover(document)
+
+    assert caught.value.message.startswith(
+        "invalid OpenAPI document at paths./users/{id}.get.responses.200.content."
+        "application/json.schema.$ref: external $ref 'https://example.com/user.json'"
+    )
+
+
+def test_references_that_only_point_at_each_other_are_refused() -> None:
+    document = one_operation(
+        {"parameters": [{"$ref": "#/components/parameters/A"}]},
+        parameters={
+            "A": {"$ref": "#/components/parameters/B"},
+            "B": {"$ref": "#/components/parameters/A"},
+        },
+    )
+
+    with pytest.raises(ConfigError) as caught:
+        discover(document)
+
+    assert "$ref cycle" in caught.value.message
+    assert " at components.parameters." in caught.value.message
+
+
+def test_a_ref_inside_an_example_is_data_not_a_reference() -> None:
+    schema = {"type": "object", "example": {"$ref": "#/not/a/reference"}}
+    document = one_operation({"requestBody": {"content": {"application/json": {"schema": schema}}}})
+    document["paths"]["/users/{id}"]["post"] = document["paths"]["/users/{id}"].pop("get")
+
+    (found,) = discover(document)["entities"]
+
+    assert found["body_schema"]["example"] == {"$ref": "#/not/a/reference"}
+
+
+def test_a_parameter_without_a_name_is_a_located_warning_and_the_rest_is_read() -> None:
+    document = one_operation(
+        {"parameters": [{"in": "query"}, {"name": "id", "in": "path", "required": True}]}
+    )
+
+    result = discover(document)
+
+    (found,) = result["entities"]
+    assert [p["name"] for p in found["path_params"]] == ["id"]
+    assert result["warnings"] == [
+        {
+            "location": "paths./users/{id}.get.parameters[0]",
+            "message": "'name' is a required property",
+        }
+    ]
+
+
+def test_an_undeclared_path_parameter_is_warned_about_and_still_drafted() -> None:
+    result = discover(one_operation({}))
+
+    (found,) = result["entities"]
+    assert found["path_params"] == [
+        {"name": "id", "type": "string", "required": True, "description": None}
+    ]
+    assert found["request"]["path_params"] == {"id": "{id}"}
+    assert result["warnings"][0]["location"] == "paths./users/{id}.get.parameters"
+
+
+def test_a_missing_title_is_a_warning_when_operations_can_be_read() -> None:
+    document = one_operation({"parameters": [{"name": "id", "in": "path", "required": True}]})
+    del document["info"]["title"]
+
+    result = discover(document)
+
+    assert result["total"] == 1
+    assert result["warnings"] == [{"location": "info", "message": "'title' is a required property"}]
+
+
+def test_a_path_item_reference_is_followed() -> None:
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {"/health": {"$ref": "#/components/pathItems/Health"}},
+        "components": {"pathItems": {"Health": {"get": {"operationId": "health"}}}},
+    }
+
+    assert [e["name"] for e in discover(document)["entities"]] == ["health"]
+
+
+def test_yaml_dates_and_integer_codes_become_json() -> None:
+    text = """
+openapi: 3.0.3
+info: {title: dated, version: 2024-01-31}
+paths:
+  /days:
+    post:
+      requestBody:
+        content:
+          application/json:
+            schema: {type: object, properties: {day: {type: string, example: 2024-02-01}}}
+      responses:
+        200:
+          content:
+            application/json:
+              schema: {$ref: '#/components/responses/Day/content/application~1json/schema'}
+components:
+  responses:
+    Day:
+      content:
+        application/json:
+          schema: {type: object, properties: {day: {type: string, format: date}}}
+"""
+    result = discover(load_document(text))
+
+    assert result["version"] == "2024-01-31"
+    (found,) = result["entities"]
+    assert found["body_schema"]["properties"]["day"]["example"] == "2024-02-01"
+    assert found["response_fields"] == [{"name": "day", "type": "datetime", "path": "$.day"}]
+    json.dumps(result)
+
+
+def test_schemas_that_include_each_other_through_all_of_end() -> None:
+    schemas = {
+        "A": {
+            "allOf": [{"$ref": "#/components/schemas/B"}],
+            "properties": {"a": {"type": "string"}},
+        },
+        "B": {
+            "allOf": [{"$ref": "#/components/schemas/A"}],
+            "properties": {"b": {"type": "integer"}},
+        },
+    }
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/A"}}}
+    document = one_operation(
+        {
+            "parameters": [{"name": "id", "in": "path", "required": True}],
+            "responses": {"200": {"description": "ok", "content": content}},
+        },
+        schemas=schemas,
+    )
+
+    (found,) = discover(document)["entities"]
+
+    assert {f["name"] for f in found["response_fields"]} == {"a", "b"}
+
+
+def test_a_very_wide_answer_maps_at_most_max_fields() -> None:
+    wide = {"type": "object", "properties": {f"f{i}": {"type": "string"} for i in range(900)}}
+    content = {"application/json": {"schema": wide}}
+    document = one_operation(
+        {
+            "parameters": [{"name": "id", "in": "path", "required": True}],
+            "responses": {"200": {"description": "ok", "content": content}},
+        }
+    )
+
+    (found,) = discover(document)["entities"]
+
+    assert len(found["response_fields"]) == MAX_FIELDS
