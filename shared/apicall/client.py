@@ -121,7 +121,7 @@ def _build_client(connection: Connection) -> httpx.Client:
         follow_redirects=False,
         trust_env=False,
         headers=DEFAULT_HEADERS,
-        event_hooks={"response": [_refuse_unfollowable_redirect]},
+        event_hooks={"response": [_refuse_unreadable_location]},
     )
 
 
@@ -495,16 +495,10 @@ def redirect_target(response: httpx.Response) -> httpx.URL:
     """Where a redirect's Location points, or a refusal naming the Location header.
 
     Only an http(s) URL with a host a socket can use is followed; anything else is refused for
-    good (a retry would get the same Location). httpx parses Location on every redirect response,
-    followed or not, and raises untyped errors on what it cannot use (`jar:http://127.0.0.1!/`,
-    `http://[::1`), so apicall's clients run this first, as a response hook.
+    good (a retry would get the same Location).
     """
     location = response.headers["location"]
-    facts: dict[str, Any] = {
-        "field": "Location",
-        "status": response.status_code,
-        "url": safe_url(response.url),
-    }
+    facts = _location_facts(response)
     scheme = _SCHEME.match(location.strip())
     if scheme and scheme.group(1).lower() not in ("http", "https"):
         raise BlockedURL(
@@ -527,9 +521,30 @@ def redirect_target(response: httpx.Response) -> httpx.URL:
     return target
 
 
-def _refuse_unfollowable_redirect(response: httpx.Response) -> None:
-    if response.status_code in REDIRECT_STATUSES and response.headers.get("location"):
-        redirect_target(response)
+def _refuse_unreadable_location(response: httpx.Response) -> None:
+    """A response hook: httpx builds the next request from Location on every redirect response,
+    followed or not, and raises untyped errors on one it cannot read (`jar:http://127.0.0.1!/`,
+    `http://[::1`). This takes the same public steps first and refuses such a Location as an
+    invalid response; a readable one is left to `redirect_target` when the redirect is followed,
+    and a 3xx that is not followed comes back whatever scheme its Location names."""
+    if response.status_code not in REDIRECT_STATUSES or "location" not in response.headers:
+        return
+    request_url = response.request.url
+    try:
+        url = httpx.URL(response.headers["location"])
+        if url.scheme and not url.host:  # .host decodes IDNA: it may raise
+            url = url.copy_with(host=request_url.host)
+        if url.is_relative_url:
+            request_url.join(url)
+    except (httpx.InvalidURL, UnicodeError) as exc:
+        raise InvalidResponse(
+            f"the redirect's Location is not a URL that can be read: {exc}",
+            **_location_facts(response),
+        ) from exc
+
+
+def _location_facts(response: httpx.Response) -> dict[str, Any]:
+    return {"field": "Location", "status": response.status_code, "url": safe_url(response.url)}
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:

@@ -402,15 +402,17 @@ def redirect_to(location: bytes) -> Callable[[socket.socket, int], None]:
 
 UNFOLLOWABLE_LOCATIONS = [
     # not http(s): refused as a target, whatever the address
-    (b"jar:http://127.0.0.1!/", BlockedURL),
     (b"file:///etc/passwd", BlockedURL),
     (b"file://\\/\\/etc/passwd", BlockedURL),
     (b"gopher://127.0.0.1:70/_x", BlockedURL),
     (b"dict://127.0.0.1:11211/stat", BlockedURL),
     (b"ftp://127.0.0.1/pub", BlockedURL),
-    (b"mailto:ops@example.com", BlockedURL),
-    (b"javascript:alert(1)", BlockedURL),
-    # not a URL httpx can parse, or no host to go to
+    (b"FTP://127.0.0.1/pub", BlockedURL),
+    # not a URL httpx can read (it builds the next request even when not following), or no
+    # host or port to go to
+    (b"jar:http://127.0.0.1!/", InvalidResponse),
+    (b"mailto:ops@example.com", InvalidResponse),
+    (b"javascript:alert(1)", InvalidResponse),
     (b"http://[::1", InvalidResponse),
     (b"http://a:b:c/", InvalidResponse),
     (b"http://xn--/", InvalidResponse),
@@ -442,6 +444,37 @@ def test_an_unfollowable_location_is_a_typed_refusal_that_is_not_retried(
     assert isinstance(refusal, BlockedURL | InvalidResponse)
     assert refusal.field == "Location" and refusal.status == 302
     assert refusal.attempts == 1  # type: ignore[attr-defined]
+    assert len(target.arrivals) == 1
+
+
+@pytest.mark.parametrize(
+    "location",
+    [b"jar:http://127.0.0.1!/", b"mailto:ops@example.com", b"http://[::1", b"http://xn--/"],
+)
+def test_a_location_httpx_cannot_read_is_refused_even_when_not_following(
+    scripted_server: Callable[..., ScriptedServer], location: bytes
+) -> None:
+    target = scripted_server(redirect_to(location))
+
+    with pytest.raises(InvalidResponse) as caught:
+        fetch(f"{target.url}/go", follow_redirects=False, retry=quick_retry(5, on=[302]))
+
+    assert (caught.value.field, caught.value.status) == ("Location", 302)
+    assert len(target.arrivals) == 1
+
+
+@pytest.mark.parametrize(
+    "location",
+    [b"ftp://files.example.com/report.csv", b"file:///etc/passwd", b"//127.0.0.1:99999/"],
+)
+def test_a_redirect_not_followed_comes_back_whatever_its_location_names(
+    scripted_server: Callable[..., ScriptedServer], location: bytes
+) -> None:
+    target = scripted_server(redirect_to(location))
+
+    response = fetch(f"{target.url}/go", Connection(), guard=LOOPBACK_ONLY, follow_redirects=False)
+
+    assert (response.status, response.headers["location"]) == (302, location.decode())
     assert len(target.arrivals) == 1
 
 
