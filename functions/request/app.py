@@ -12,4 +12,8 @@ from apicall.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return execute_event(event, correlation_id=context.aws_request_id)
+    return execute_event(
+        event,
+        correlation_id=context.aws_request_id,
+        time_left_ms=context.get_remaining_time_in_millis,
+    )

@@ -30,8 +30,15 @@ from apicall.store import RunsStore, default_runs_store
 
 ConnectionLoader = Callable[[str], Connection]
 
+TimeLeft = Callable[[], int]
+
 # A request that names no connection gets the defaults: public targets only, no credentials.
 _NO_CONNECTION = Connection()
+# Kept back from the invocation's remaining time to write the history and answer: a request cut
+# short by the Lambda's own timeout would end as an invocation error, not on the timeout route.
+ANSWER_MARGIN_S = 1.0
+# Less time than this left for the request is not worth opening a connection for.
+MIN_SEND_S = 0.5
 
 
 def route_for_error(error: ApicallError) -> str:
@@ -47,11 +54,43 @@ def _route_for_status(status: int, routes: list[str]) -> str:
 
 
 def _status_message(spec: RequestSpec, response: client.HttpResponse) -> str:
-    custom = spec.errors.get(str(response.status))
+    custom = spec.error_message(response.status)
     if custom:
         return custom
     reason = httpx.codes.get_reason_phrase(response.status) or "unexpected status"
     return f"HTTP {response.status} {reason}"
+
+
+def _error_message(spec: RequestSpec, error: ApicallError, route: str) -> str:
+    """The route's `errors` message, except for a spec or input mistake: its own message says
+    which field to fix, and a message written for an outage would hide it."""
+    custom = None if isinstance(error, ConfigError) else spec.error_message(route)
+    return custom or error.message
+
+
+def check_spec(spec: RequestSpec) -> None:
+    """Raise ConfigError naming the field for anything in `spec` that can be wrong before any
+    value is known: a template or a JSONPath. A mistake found after sending is found too late: a
+    POST has already run on the server and its answer would be thrown away."""
+    templating.placeholders(spec)
+    response = spec.response
+    if response.data_path is not None:
+        mapping.check_path(response.data_path, field="request.response.data_path")
+    for index, field in enumerate(response.fields):
+        mapping.check_path(field.path, field=f"request.response.fields[{index}].path")
+
+
+def deadline_s(timeout_s: float, time_left_ms: TimeLeft | None) -> float:
+    """`timeout_s` capped by the invocation's remaining time, less ANSWER_MARGIN_S.
+
+    Raises UpstreamTimeout when too little time is left to send at all.
+    """
+    if time_left_ms is None:
+        return timeout_s
+    left = time_left_ms() / 1000 - ANSWER_MARGIN_S
+    if left < MIN_SEND_S:
+        raise UpstreamTimeout("too little time left in this invocation to send the request")
+    return min(timeout_s, left)
 
 
 def _history_scope(spec: RequestSpec, outgoing: templating.OutgoingRequest | None) -> str:
@@ -93,10 +132,11 @@ class Execution:
         return [field.name for field in self.spec.response.fields]
 
     def failed(self, error: ApicallError, *, attempts: int = 0) -> Outcome:
-        message = auth.redact(error.message, self.secrets)
+        route = route_for_error(error)
+        message = auth.redact(_error_message(self.spec, error, route), self.secrets)
         return Outcome(
             ok=False,
-            route=route_for_error(error),
+            route=route,
             next=self.next_step(False),
             status=error.status,
             attempts=attempts,
@@ -161,11 +201,18 @@ def execute(
     missing_values: str = "error",
     fill_report: dict[str, str] | None = None,
     record_history: bool = True,
+    time_left_ms: TimeLeft | None = None,
 ) -> Outcome:
-    """Run one request and answer its Outcome; never raises for bad input or a bad upstream."""
+    """Run one request and answer its Outcome; never raises for bad input or a bad upstream.
+
+    `time_left_ms` (a Lambda context's `get_remaining_time_in_millis`) caps the request's total
+    deadline, so a slow API ends on the timeout route while there is time to answer.
+    """
     run = Execution(invocation, uuid.uuid4().hex)
     store = store if store is not None else default_runs_store()
-    outcome = _run(run, http_client, store, connections, retries, missing_values, fill_report)
+    outcome = _run(
+        run, http_client, store, connections, retries, missing_values, fill_report, time_left_ms
+    )
     if record_history:
         _record(run, outcome, store)
     return outcome
@@ -179,13 +226,17 @@ def _run(
     retries: bool,
     missing_values: str,
     fill_report: dict[str, str] | None,
+    time_left_ms: TimeLeft | None,
 ) -> Outcome:
     spec = run.spec
     try:
+        check_spec(spec)
         if spec.connection:
             run.connection = connection_for(
                 spec.connection, field="request.connection", loader=connections
             )
+        # Before the request exists, so a run out of time counts no attempt.
+        timeout_s = deadline_s(spec.timeout_s or run.connection.timeout_s, time_left_ms)
         run.outgoing = templating.render_request(
             spec,
             run.invocation.values,
@@ -200,7 +251,7 @@ def _run(
             auth=auth.auth_for(spec.connection, run.connection, store=store)
             if spec.connection
             else None,
-            timeout_s=spec.timeout_s or run.connection.timeout_s,
+            timeout_s=timeout_s,
             retry=run.connection.retry if retries else None,
             max_bytes=spec.response.max_bytes,
             truncate=spec.response.format in ("text", "binary"),
@@ -263,8 +314,12 @@ def _record(run: Execution, outcome: Outcome, store: RunsStore) -> None:
         )
 
 
-def execute_event(event: Any, *, correlation_id: str | None = None) -> dict[str, Any]:
-    """The direct-invoke contract: `{"request", "values", "record"}` in, an Outcome dict out."""
+def execute_event(
+    event: Any, *, correlation_id: str | None = None, time_left_ms: TimeLeft | None = None
+) -> dict[str, Any]:
+    """The direct-invoke contract: `{"request", "values", "record"}` in, an Outcome dict out.
+
+    `time_left_ms` is the invocation's remaining time (see `execute`)."""
     from pydantic import ValidationError
 
     from apicall.errors import config_error_from
@@ -278,7 +333,7 @@ def execute_event(event: Any, *, correlation_id: str | None = None) -> dict[str,
         error = config_error_from(exc, data=event, what="invoke event")
         return failed_before_start(error).model_dump()
     logger.set_correlation_id(invocation.correlation_id or correlation_id)
-    outcome = execute(invocation)
+    outcome = execute(invocation, time_left_ms=time_left_ms)
     # Counted here, for direct invokes only: a builder's POST /test is not production traffic.
     _emit_metrics(outcome)
     return outcome.model_dump()

@@ -183,6 +183,13 @@ def compile_path(path: str, *, field: str) -> Any:
         ) from exc
 
 
+def check_path(path: str, *, field: str) -> None:
+    """Raise ConfigError naming `field` unless `path` is a valid JSONPath. A plain member path
+    (`$.a.b`) is valid as written, so checking it does not load the JSONPath engine."""
+    if _member_names(path) is None:
+        compile_path(path, field=field)
+
+
 def is_singular(path: str, *, field: str) -> bool:
     """Whether a path names at most one node (`$.data`, `$.a[0]`) rather than a set (`$.a[*]`).
 

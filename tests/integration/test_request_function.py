@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 from apicall.store import RunsStore
 from functions.request import app
 from local.stack import LocalContext
 from tests.support.demo import load_event
+from tests.support.servers import ScriptedServer, free_port, read_request_head
 
 pytestmark = pytest.mark.usefixtures("tables", "demo_connections")
 
@@ -170,3 +175,256 @@ def test_every_execution_is_recorded_with_credentials_redacted(runs_table) -> No
     assert item["request"]["method"] == "GET"
     assert "demo-api-key-7f3a" not in repr(item)
     assert item["expires_at"] > 0
+
+
+# --- on a local server --------------------------------------------------------------------------
+
+
+class ShortContext(LocalContext):
+    """A Lambda context with a fixed, small remaining time."""
+
+    def __init__(self, remaining_ms: int) -> None:
+        super().__init__("RequestFunction", 30)
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@pytest.fixture
+def local(put_connection) -> str:
+    """A connection to servers on 127.0.0.1 with a generous timeout and no retries."""
+    put_connection(
+        "local", {"allow_private_network": True, "timeout_s": 30, "retry": {"attempts": 1}}
+    )
+    return "local"
+
+
+@pytest.fixture
+def silent_server(scripted_server) -> Iterator[ScriptedServer]:
+    """Reads every request and never answers."""
+    released = threading.Event()
+
+    def script(conn: socket.socket, index: int) -> None:
+        read_request_head(conn)
+        released.wait()
+
+    yield scripted_server(script)
+    released.set()
+
+
+@pytest.fixture
+def late_server(scripted_server) -> Iterator[ScriptedServer]:
+    """Answers 200 only after 20 s: long after the invocations below had to answer."""
+    released = threading.Event()
+
+    def script(conn: socket.socket, index: int) -> None:
+        read_request_head(conn)
+        released.wait(20)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    yield scripted_server(script)
+    released.set()
+
+
+# GIVEN a connection timeout of 30 s and an invocation with 3.5 s or 2 s left
+@pytest.mark.parametrize("remaining_ms", [3500, 2000])
+def test_the_deadline_is_capped_by_the_invocation_time_left_and_routes_timeout(
+    remaining_ms: int, local: str, late_server: ScriptedServer
+) -> None:
+    event = {"request": {"connection": local, "url": f"{late_server.url}/slow"}}
+
+    outcome = app.handler(event, ShortContext(remaining_ms))
+
+    assert outcome["route"] == "timeout" and outcome["error"]["kind"] == "timeout"
+    assert outcome["attempts"] == 1 and len(late_server.arrivals) == 1
+
+
+def test_too_little_time_left_routes_timeout_without_sending(
+    local: str, silent_server: ScriptedServer
+) -> None:
+    event = {"request": {"connection": local, "url": f"{silent_server.url}/slow"}}
+
+    outcome = app.handler(event, ShortContext(1000))
+
+    assert outcome["route"] == "timeout" and outcome["attempts"] == 0
+    assert silent_server.arrivals == []
+
+
+@pytest.fixture
+def server() -> Iterator[HTTPServer]:
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+@pytest.mark.parametrize(
+    ("response", "field"),
+    [
+        ({"data_path": "$.["}, "request.response.data_path"),
+        ({"data_path": "$.items[?@.price >]"}, "request.response.data_path"),
+        (
+            {"fields": [{"name": "id", "path": "$.id"}, {"name": "x", "path": "$.."}]},
+            "request.response.fields[1].path",
+        ),
+        ({"fields": [{"name": "x", "path": "id"}]}, "request.response.fields[0].path"),
+    ],
+)
+def test_a_bad_response_path_is_refused_before_anything_is_sent(
+    response: dict[str, Any], field: str, local: str, server: HTTPServer
+) -> None:
+    server.expect_request("/orders", method="POST").respond_with_json({"id": 1}, status=201)
+    event = {
+        "request": {
+            "connection": local,
+            "method": "POST",
+            "url": server.url_for("/orders"),
+            "body": {"type": "json", "value": {"sku": "A-1"}},
+            "response": response,
+        }
+    }
+
+    outcome = invoke(event)
+
+    assert outcome["route"] == "error" and outcome["error"]["kind"] == "invalid_request"
+    assert outcome["error"]["field"] == field
+    assert server.log == []
+
+
+@pytest.mark.parametrize(
+    ("request_fields", "values", "record", "field"),
+    [
+        (
+            {"body": {"type": "json", "value": {"name": "\ud800"}}},
+            {},
+            None,
+            "request.body.value.name",
+        ),
+        ({"body": {"type": "json", "value": {"name": "{x}"}}}, {"x": "\ud800"}, None, "values.x"),
+        ({"body": {"type": "raw", "content": "{x}"}}, {"x": "a\udfff"}, None, "values.x"),
+        ({"body": {"type": "form", "fields": {"a": "\ud800"}}}, {}, None, "request.body.fields.a"),
+        (
+            {"body": {"type": "multipart", "fields": {"a": "{x}"}}},
+            {"x": "\ud800"},
+            None,
+            "values.x",
+        ),
+        ({"query": [["q", "\ud800"]]}, {}, None, "request.query[0][1]"),
+        ({"url": "/orders/{id}"}, {"id": "\ud800"}, None, "values.id"),
+        ({"body": {"type": "record"}}, {}, {"name": "\ud800"}, "record.name"),
+    ],
+)
+def test_a_lone_surrogate_is_an_invalid_request_naming_the_field_and_nothing_is_sent(
+    request_fields: dict[str, Any],
+    values: dict[str, Any],
+    record: dict[str, Any] | None,
+    field: str,
+    put_connection,
+    server: HTTPServer,
+) -> None:
+    put_connection("here", {"base_url": server.url_for("/"), "allow_private_network": True})
+    event = {
+        "request": {"connection": "here", "method": "POST", "url": "/orders", **request_fields},
+        "values": values,
+        "record": record,
+    }
+
+    outcome = invoke(event)
+
+    assert outcome["route"] == "error" and outcome["error"]["kind"] == "invalid_request"
+    assert outcome["error"]["field"] == field
+    assert server.log == []
+
+
+@pytest.mark.parametrize(
+    ("status", "errors", "message"),
+    [
+        (404, {"404": "No such customer", "4xx": "Rejected"}, "No such customer"),
+        (409, {"404": "No such customer", "4xx": "Rejected"}, "Rejected"),
+        (503, {"5XX": "The CRM is down"}, "The CRM is down"),
+        (503, {"4xx": "Rejected"}, "HTTP 503 Service Unavailable"),
+    ],
+)
+def test_an_errors_message_applies_to_its_code_then_its_class(
+    status: int, errors: dict[str, str], message: str, local: str, server: HTTPServer
+) -> None:
+    server.expect_request("/x").respond_with_data("no", status=status)
+    event = {"request": {"connection": local, "url": server.url_for("/x"), "errors": errors}}
+
+    outcome = invoke(event)
+
+    assert outcome["error"]["message"] == message and outcome["error"]["status"] == status
+
+
+def test_an_errors_message_applies_to_the_timeout_route(
+    local: str, silent_server: ScriptedServer
+) -> None:
+    event = {
+        "request": {
+            "connection": local,
+            "url": f"{silent_server.url}/slow",
+            "timeout_s": 0.2,
+            "errors": {"timeout": "The CRM did not answer in time", "error": "Unreachable"},
+        }
+    }
+
+    outcome = invoke(event)
+
+    assert outcome["route"] == "timeout"
+    assert outcome["error"] == {
+        "kind": "timeout",
+        "message": "The CRM did not answer in time",
+        "status": None,
+        "field": None,
+    }
+
+
+def test_an_errors_message_applies_to_the_error_route(local: str) -> None:
+    closed = f"http://127.0.0.1:{free_port()}/x"
+    event = {"request": {"connection": local, "url": closed, "errors": {"error": "Unreachable"}}}
+
+    outcome = invoke(event)
+
+    assert outcome["route"] == "error" and outcome["error"]["kind"] == "connection"
+    assert outcome["error"]["message"] == "Unreachable"
+
+
+def test_an_errors_message_does_not_hide_what_is_wrong_with_the_spec(local: str) -> None:
+    event = {
+        "request": {
+            "connection": local,
+            "url": "http://127.0.0.1:9/{missing}",
+            "errors": {"error": "Unreachable"},
+        }
+    }
+
+    outcome = invoke(event)
+
+    assert outcome["error"]["kind"] == "invalid_request"
+    assert outcome["error"]["field"] == "request.url" and "missing" in outcome["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("success_codes", "status", "ok"),
+    [
+        ("200,201", 201, True),
+        ("200,201", 202, False),
+        ("2xx,304", 304, True),
+        (["2xx", 304], 304, True),
+    ],
+)
+def test_success_codes_in_the_comma_form_decide_ok(
+    success_codes: Any, status: int, ok: bool, local: str, server: HTTPServer
+) -> None:
+    server.expect_request("/x").respond_with_data("", status=status)
+    event = {
+        "request": {
+            "connection": local,
+            "url": server.url_for("/x"),
+            "success_codes": success_codes,
+        }
+    }
+
+    assert invoke(event)["ok"] is ok

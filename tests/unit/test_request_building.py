@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import httpx
@@ -9,7 +11,14 @@ import pytest
 from pydantic import ValidationError
 
 from apicall.client import _target, httpx_body, is_success
-from apicall.models import PushTarget, RequestSpec
+from apicall.errors import (
+    ApicallError,
+    CapacityExceeded,
+    UpstreamConnectionError,
+    UpstreamTimeout,
+)
+from apicall.execute import Execution
+from apicall.models import InvokeEvent, PushTarget, RequestSpec
 from apicall.templating import OutgoingRequest, render_request
 
 # --- the URL and its query ----------------------------------------------------------------------
@@ -166,3 +175,36 @@ def test_an_errors_key_that_is_no_code_class_or_route_is_refused(key: str) -> No
     with pytest.raises(ValidationError) as caught:
         RequestSpec(url="https://h.example/x", errors={key: "message"})
     assert caught.value.errors()[0]["loc"][0] == "errors"
+
+
+@pytest.mark.parametrize(
+    ("error", "route"),
+    [
+        (UpstreamTimeout("timed out"), "timeout"),
+        (CapacityExceeded("no connection became free"), "max-connection"),
+        (UpstreamConnectionError("connection refused"), "error"),
+    ],
+)
+def test_a_route_message_replaces_the_error_message(error: ApicallError, route: str) -> None:
+    spec = RequestSpec(url="https://h.example/x", errors={route: "Custom", "5xx": "Server"})
+    outcome = Execution(InvokeEvent(request=spec), "run").failed(error)
+    assert outcome.route == route
+    assert outcome.error is not None and outcome.error.message == "Custom"
+
+
+# --- checking a spec before sending -------------------------------------------------------------
+
+
+def test_checking_plain_member_paths_does_not_load_the_jsonpath_engine() -> None:
+    code = (
+        "import sys\n"
+        "from apicall.execute import check_spec\n"
+        "from apicall.models import RequestSpec\n"
+        "response = {'data_path': '$.data', 'fields': [{'name': 'id', 'path': '$.a.id'}]}\n"
+        "check_spec(RequestSpec(url='https://h.example/x', response=response))\n"
+        "print('jsonpath' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
