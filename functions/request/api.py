@@ -10,8 +10,9 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -21,6 +22,38 @@ from apicall.observability import logger, metrics, tracer
 
 TITLE = "apicall test API"
 _SOURCES = {("body",), ("query",), ("path",), ("header",)}
+# One path segment of a connection name (apicall.connections.check_name's alphabet, no "..").
+CONNECTION_SEGMENT = r"^(\.?[A-Za-z0-9_-])+\.?$"
+# What consent.start accepts as a redirect URI.
+ABSOLUTE_HTTP_URL = r"^https?://[^/]"
+
+_WHY = {
+    400: "An OAuth provider or token endpoint refused (the message says why).",
+    404: "No connection, or no pending consent, of that name.",
+    415: "The body is not declared as application/json.",
+    422: "Invalid input; `fields` names every field at fault.",
+}
+
+
+def _answers(ok: type, *refusals: int) -> dict[int, OpenAPIResponse]:
+    """The statuses a route answers: its own, the function's refusals and API Gateway's."""
+    answers: dict[int, OpenAPIResponse] = {
+        200: {"description": "OK", "content": {"application/json": {"model": ok}}}
+    }
+    for status in refusals:
+        answers[status] = {
+            "description": _WHY[status],
+            "content": {"application/json": {"model": testapi.ErrorAnswer}},
+        }
+    for status, why in (
+        (403, "API Gateway: no valid x-api-key."),
+        (429, "API Gateway: the usage plan's rate or quota is exhausted."),
+    ):
+        answers[status] = {
+            "description": why,
+            "content": {"application/json": {"model": testapi.GatewayMessage}},
+        }
+    return dict(sorted(answers.items()))
 
 
 def _json_body(text: str) -> Any:
@@ -45,34 +78,35 @@ app.configure_openapi(
 app.enable_swagger(path="/docs", compress=True)
 
 
-@app.post("/test")
+@app.post("/test", responses=_answers(testapi.TestAnswer, 404, 415, 422))
 def test(body: Annotated[testapi.TestRequestBody, Body()]) -> dict[str, Any]:
     return testapi.run_test(body)
 
 
-@app.post("/schema")
+@app.post("/schema", responses=_answers(testapi.SchemaAnswer, 415, 422))
 def schema(body: Annotated[testapi.SchemaBody, Body()]) -> dict[str, Any]:
     return testapi.infer_schema(body)
 
 
-@app.post("/discover")
+@app.post("/discover", responses=_answers(testapi.DiscoverAnswer, 400, 404, 415, 422))
 def discover(body: Annotated[testapi.DiscoverBody, Body()]) -> dict[str, Any]:
     return testapi.discover(body)
 
 
-@app.post("/curl")
+@app.post("/curl", responses=_answers(testapi.CurlAnswer, 415, 422))
 def curl(body: Annotated[testapi.CurlBody, Body()]) -> dict[str, Any]:
     return testapi.import_curl(body)
 
 
-@app.get("/oauth/<connection>/authorize")
+@app.get("/oauth/<connection>/authorize", responses=_answers(testapi.AuthorizeAnswer, 404, 422))
 def oauth_authorize(
-    connection: str, redirect_uri: Annotated[str | None, Query(max_length=2048)] = None
+    connection: Annotated[str, Path(max_length=256, pattern=CONNECTION_SEGMENT)],
+    redirect_uri: Annotated[str | None, Query(max_length=2048, pattern=ABSOLUTE_HTTP_URL)] = None,
 ) -> dict[str, Any]:
     return consent.start(connection, redirect_uri=redirect_uri)
 
 
-@app.get("/oauth/callback")
+@app.get("/oauth/callback", responses=_answers(testapi.CallbackAnswer, 400, 404, 422))
 def oauth_callback(
     state: Annotated[str, Query(min_length=1, max_length=512)],
     code: Annotated[str | None, Query(max_length=4096)] = None,
@@ -83,7 +117,8 @@ def oauth_callback(
 
 @app.get("/openapi.json", include_in_schema=False)
 def openapi_json() -> Response[str]:
-    return Response(200, "application/json", app.get_openapi_json_schema())
+    server = Server(url=testapi.server_url(app.current_event.raw_event))
+    return Response(200, "application/json", app.get_openapi_json_schema(servers=[server]))
 
 
 @app.exception_handler(RequestValidationError)

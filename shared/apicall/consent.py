@@ -26,6 +26,13 @@ from apicall.store import RunsStore, default_runs_store
 
 STATE_TTL_S = 600
 
+
+class UnknownState(ConfigError):
+    """No pending consent has that state: never started, expired, or already used."""
+
+    kind = "not_found"
+
+
 ConnectionLoader = Callable[[str], Connection]
 
 
@@ -77,7 +84,7 @@ def finish(
     """Exchange the code of a pending flow and store the refresh token in the connection."""
     pending = (store or default_runs_store()).take_oauth_state(state)
     if pending is None:
-        raise ConfigError(
+        raise UnknownState(
             "unknown, expired or already used state: start the consent again", field="state"
         )
     name = str(pending["connection"])

@@ -12,11 +12,12 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import httpx
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from apicall import mapping, templating
 from apicall.connections import deep_merge, load_connection
@@ -28,7 +29,7 @@ from apicall.errors import (
     InvalidRequest,
     field_path,
 )
-from apicall.models import Connection, Contract, InvokeEvent, RequestSpec
+from apicall.models import Connection, Contract, FieldType, InvokeEvent, Outcome, RequestSpec
 from apicall.observability import logger
 from apicall.settings import get_settings
 from apicall.store import RunsStore, default_runs_store
@@ -105,6 +106,39 @@ def routable_event(event: Any) -> tuple[dict[str, Any], ApicallError | None]:
     if refusal is not None and method.upper() not in _BODY_METHODS:
         refusal = None  # no route of this method reads a body
     return routable, refusal
+
+
+def server_url(event: Mapping[str, Any]) -> str:
+    """The API's base URL as the caller reached it, for the OpenAPI document's `servers`.
+
+    API Gateway puts the stage (or a custom domain's base path) in front of the resource path:
+    requestContext.path is `/dev/openapi.json` for the resource `/openapi.json`. The host is
+    requestContext.domainName (the local emulator sets it too), the scheme X-Forwarded-Proto;
+    without a usable host the URL is relative to the document, which OpenAPI allows.
+    """
+    context = event.get("requestContext") or {}
+    full, resource = context.get("path"), event.get("path")
+    if isinstance(full, str) and isinstance(resource, str) and full.endswith(resource):
+        prefix = full[: len(full) - len(resource)].rstrip("/")
+    else:
+        stage = context.get("stage")
+        prefix = f"/{stage}" if isinstance(stage, str) and _SEGMENT.match(stage) else ""
+    if not _PREFIX.match(prefix):
+        prefix = ""
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    host = context.get("domainName") or headers.get("host")
+    if not isinstance(host, str) or not _HOST.match(host):
+        return prefix or "/"
+    scheme = headers.get("x-forwarded-proto")
+    if scheme not in ("http", "https"):
+        local = host.split(":")[0] in ("127.0.0.1", "localhost", "[::1]")
+        scheme = "http" if local else "https"
+    return f"{scheme}://{host}{prefix}"
+
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9_.~-]+$")
+_PREFIX = re.compile(r"^(/[A-Za-z0-9_.~-]+)*$")
+_HOST = re.compile(r"^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$")
 
 
 def read_json(text: str) -> Any:
@@ -254,11 +288,31 @@ class SchemaBody(Contract):
     """`POST /schema`: a response sample and where its records are."""
 
     sample: Any = Field(description="any JSON value: an API response")
-    data_path: str | None = Field(None, min_length=1, examples=["$.data[*]"])
+    data_path: str | None = Field(
+        None,
+        min_length=1,
+        examples=["$.data[*]"],
+        description="an RFC 9535 JSONPath",
+        json_schema_extra={"format": "jsonpath"},
+    )
+
+
+# Exactly one source; null counts as left out, as DiscoverBody's validator reads it.
+_ONE_SOURCE: dict[str, Any] = {
+    "oneOf": [
+        {
+            "required": ["openapi"],
+            "properties": {"openapi": {"anyOf": [{"type": "object"}, {"type": "string"}]}},
+        },
+        {"required": ["url"], "properties": {"url": {"type": "string"}}},
+    ]
+}
 
 
 class DiscoverBody(Contract):
-    """`POST /discover`: an OpenAPI/Swagger document, inline or at a URL."""
+    """`POST /discover`: an OpenAPI/Swagger document, inline or at a URL (exactly one)."""
+
+    model_config = ConfigDict(json_schema_extra=_ONE_SOURCE)
 
     # repr=False: Powertools logs the route's arguments with an eager f-string (1.5 s for a
     # 20 MB document).
@@ -285,7 +339,92 @@ class DiscoverBody(Contract):
 class CurlBody(Contract):
     """`POST /curl`."""
 
-    command: str = Field(min_length=1, max_length=MAX_COMMAND_CHARS)
+    command: str = Field(
+        min_length=1,
+        max_length=MAX_COMMAND_CHARS,
+        # Necessary, not sufficient: the command must also be one curl invocation a shell splits.
+        pattern="[Cc][Uu][Rr][Ll]",
+        description="a curl command line, as copied from API docs or a browser",
+        json_schema_extra={"format": "curl-command"},
+    )
+
+
+# --- answers (documented in the API's OpenAPI document) -----------------------------------------
+
+
+class ErrorDetail(Contract):
+    kind: str = Field(
+        description="invalid_request, not_found, unsupported_media_type, auth, blocked, ..."
+    )
+    message: str
+    fields: list[str] = Field(description="every field at fault, as paths: request.url, body")
+
+
+class ErrorAnswer(Contract):
+    """Every refusal the function answers."""
+
+    error: ErrorDetail
+
+
+class GatewayMessage(Contract):
+    """API Gateway's own answer: 403 without a valid API key, 429 when throttled."""
+
+    message: str
+
+
+class InferredField(Contract):
+    name: str
+    type: FieldType
+    path: str
+    nullable_only: bool = Field(False, description="present (true) when every sample was null")
+
+
+class SchemaAnswer(Contract):
+    fields: list[InferredField]
+
+
+class TestAnswer(Outcome):
+    """The Outcome of the try, with how each placeholder was filled and the inferred fields."""
+
+    __test__ = False  # not a pytest test class
+
+    placeholders: dict[str, Literal["given", "remembered", "empty"]]
+    inferred: list[InferredField] | None = Field(alias="schema")
+
+
+class CurlAnswer(Contract):
+    request: dict[str, Any] = Field(description="a RequestSpec; fields at their default left out")
+    unsupported: list[str]
+    ignored: list[str]
+    warnings: list[str]
+    auth: dict[str, Any] | None
+    connection: dict[str, Any] | None = Field(
+        description="the Connection settings the command implies, if any"
+    )
+
+
+class DiscoverAnswer(BaseModel):
+    """The document's entities as request drafts; paging and warnings beside them."""
+
+    model_config = ConfigDict(extra="allow")
+
+    title: str | None
+    base_url: str | None
+    entities: list[dict[str, Any]]
+
+
+class AuthorizeAnswer(Contract):
+    connection: str
+    authorization_url: str
+    state: str
+    redirect_uri: str
+    expires_in: int
+
+
+class CallbackAnswer(Contract):
+    connection: str
+    stored: bool
+    scope: str | None
 
 
 # --- routes -------------------------------------------------------------------------------------
@@ -383,7 +522,7 @@ def import_curl(body: CurlBody) -> dict[str, Any]:
 
 def error_status(error: ApicallError) -> int:
     """The HTTP status of an error the test API answers with (never a 5xx: it is the input)."""
-    if isinstance(error, ConnectionNotFound):
+    if isinstance(error, ConnectionNotFound) or error.kind == "not_found":
         return 404
     if isinstance(error, UnsupportedMediaType):
         return 415

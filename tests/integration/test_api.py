@@ -545,14 +545,16 @@ def test_a_replayed_state_is_refused(provider: Provider) -> None:
 
     status, answer = call(with_query("api_oauth_callback.json", {"state": state, "code": code}))
 
-    assert status == 422 and answer["error"]["fields"] == ["state"]
+    # No pending consent of that name any more: like an unknown connection, 404.
+    assert status == 404 and answer["error"]["fields"] == ["state"]
     assert provider.exchanges == 1
 
 
 def test_an_unknown_state_is_refused(provider: Provider) -> None:
     status, answer = call(load_event("api_oauth_callback.json"))
 
-    assert status == 422 and answer["error"]["fields"] == ["state"]
+    assert status == 404 and answer["error"]["kind"] == "not_found"
+    assert answer["error"]["fields"] == ["state"]
 
 
 def test_a_code_the_provider_refuses_is_a_400_without_secrets(provider: Provider) -> None:
