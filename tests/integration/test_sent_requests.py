@@ -14,6 +14,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from apicall import openapi
 from apicall.execute import execute
 from apicall.models import Connection, InvokeEvent
 from apicall.store import RunsStore
@@ -32,11 +33,16 @@ def server() -> Iterator[HTTPServer]:
     server.stop()
 
 
-def run(request: dict[str, Any], tables: dict[str, Any], **invocation: Any) -> dict[str, Any]:
+def run(
+    request: dict[str, Any],
+    tables: dict[str, Any],
+    connection: Connection = LOCAL,
+    **invocation: Any,
+) -> dict[str, Any]:
     outcome = execute(
         InvokeEvent.model_validate({"request": {"connection": "local", **request}, **invocation}),
         store=RunsStore(tables["RunsTable"]),
-        connections=lambda _name: LOCAL,
+        connections=lambda _name: connection,
     )
     return outcome.model_dump()
 
@@ -82,6 +88,65 @@ def test_a_redirect_sends_the_location_query_not_the_first_hop_query(
     assert outcome["body"] == [["c", "3"]]
     first_hop = server.log[0][0]
     assert list(first_hop.args.items(multi=True)) == [("a", "1"), ("b", "2")]
+
+
+def test_an_api_key_in_the_query_joins_the_url_query_and_the_query_pairs(
+    server: HTTPServer, tables
+) -> None:
+    server.expect_request("/items").respond_with_handler(pairs_seen)
+    connection = Connection.model_validate(
+        {
+            "allow_private_network": True,
+            "auth": {"type": "api_key", "in": "query", "name": "key", "value": "k-1"},
+        }
+    )
+
+    outcome = run({"url": server.url_for("/items?a=1"), "query": [["b", "2"]]}, tables, connection)
+
+    assert outcome["ok"]
+    sent = server.log[0][0]
+    assert list(sent.args.items(multi=True)) == [("a", "1"), ("b", "2"), ("key", "k-1")]
+
+
+def test_an_oauth_token_url_with_a_query_of_its_own_keeps_it(server: HTTPServer, tables) -> None:
+    token_queries: list[list[tuple[str, str]]] = []
+
+    def token(request: Request) -> Response:
+        token_queries.append(list(request.args.items(multi=True)))
+        issued = {"access_token": "t-1", "token_type": "bearer", "expires_in": 3600}
+        return Response(json.dumps(issued), content_type="application/json")
+
+    server.expect_request("/oauth/token", method="POST").respond_with_handler(token)
+    server.expect_request("/items").respond_with_handler(pairs_seen)
+    connection = Connection.model_validate(
+        {
+            "allow_private_network": True,
+            "auth": {
+                "type": "oauth2_client_credentials",
+                "token_url": server.url_for("/oauth/token?api-version=2"),
+                "client_id": "client",
+                "client_secret": "secret",
+            },
+        }
+    )
+
+    outcome = run({"url": server.url_for("/items?a=1"), "query": [["b", "2"]]}, tables, connection)
+
+    assert token_queries == [[("api-version", "2")]]
+    assert outcome["body"] == [["a", "1"], ["b", "2"]]
+
+
+def test_a_discovery_url_with_a_query_of_its_own_keeps_it(server: HTTPServer) -> None:
+    def document(request: Request) -> Response:
+        info = {"title": json.dumps(list(request.args.items(multi=True))), "version": "1"}
+        answer = {"openapi": "3.0.3", "info": info, "paths": {}}
+        return Response(json.dumps(answer), content_type="application/json")
+
+    server.expect_request("/openapi").respond_with_handler(document)
+
+    fetched = openapi.fetch_document(server.url_for("/openapi?format=json&v=3"), LOCAL)
+
+    assert json.loads(fetched["info"]["title"]) == [["format", "json"], ["v", "3"]]
 
 
 # The API's next links name only the page, as many do; the job's own pairs must still go along.
