@@ -158,7 +158,7 @@ class PageFetcher:
             limiter=self.limiter,
         )
         if not client.is_success(response.status, spec.success_codes):
-            reason = spec.errors.get(str(response.status)) or httpx.codes.get_reason_phrase(
+            reason = spec.error_message(response.status) or httpx.codes.get_reason_phrase(
                 response.status
             )
             raise UpstreamStatusError(f"HTTP {response.status} {reason}", status=response.status)
