@@ -7,10 +7,9 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     async_process_partial_response,
 )
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from apicall.delivery import deliver_record
+from apicall.delivery import deliver_record, refused_event, sqs_event_problem
 from apicall.observability import logger, metrics, tracer
 
 # A batch whose every record failed is still a partial response, not an error: each failed
@@ -21,5 +20,8 @@ processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return async_process_partial_response(event, deliver_record, processor, context)
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    problem = sqs_event_problem(event)
+    if problem is not None:
+        return refused_event(event, problem)
+    return dict(async_process_partial_response(event, deliver_record, processor, context))

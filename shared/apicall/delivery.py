@@ -18,6 +18,7 @@ import base64
 import dataclasses
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -47,6 +48,7 @@ from apicall.errors import (
     UpstreamStatusError,
     UpstreamTimeout,
     config_error_from,
+    parse_json_input,
 )
 from apicall.guard import Guard, safe_url
 from apicall.models import Connection, PushMessage, PushTarget, RequestSpec
@@ -95,11 +97,12 @@ PERMANENT_ERRORS = (InvalidMessage, InvalidRequest, ConnectionNotFound, BlockedU
 
 
 def parse_message(body: str) -> PushMessage:
-    """The Push message in an SQS body; raises InvalidMessage naming the field."""
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise InvalidMessage(f"the message body is not JSON: {exc}", field="body") from exc
+    """The Push message in an SQS body; raises InvalidMessage naming the field.
+
+    Text with a lone surrogate and absurd nesting are refused here too: JSON allows both, and
+    either would fail every attempt later, as an internal error retried ten times.
+    """
+    data = parse_json_input(body, field="body", what="the message body", error=InvalidMessage)
     if not isinstance(data, dict):
         raise InvalidMessage("the message body must be a JSON object", field="body")
     try:
@@ -350,7 +353,7 @@ class Deliverer:
     def handle(self, record: SQSRecord, lambda_context: LambdaContext | None = None) -> Attempt:
         """Deliver one record and record the attempt; never raises."""
         started = time.monotonic()
-        receive_count = int(record.attributes.approximate_receive_count or 1)
+        receive_count = _receive_count(record)
         attempt = Attempt(
             message_id=_message_id_hint(record),
             number=receive_count + _attempts_before(record),
@@ -534,8 +537,8 @@ class Deliverer:
 
     def _reject(self, record: SQSRecord, attempt: Attempt, error: ApicallError) -> None:
         """Send the message to the dead-letter queue with the reason; the push queue drops it."""
-        reason = error.message[:1000]
-        field = error.field
+        reason = _sqs_text(error.message)
+        field = _sqs_text(error.field, 256) if error.field else None
         if isinstance(error, BlockedURL) or field == "url":  # the client names no field
             field = "target.url"
         attempt.error = {"kind": error.kind, "message": reason, "field": field}
@@ -589,33 +592,67 @@ def _message_id_hint(record: SQSRecord) -> str:
     """The Push id if the body has one (even an invalid body), else the SQS message id."""
     try:
         value = json.loads(record.body).get("id")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         value = None
-    if isinstance(value, str) and 0 < len(value) <= 256:
+    # The id becomes a RunsTable key: it must encode, and SQS could not have carried a NUL.
+    if isinstance(value, str) and 0 < len(value) <= 256 and _sqs_text(value) == value:
         return value
     return f"sqs:{record.message_id}"
 
 
+def _count(value: Any) -> int | None:
+    # isdigit() accepts '²', which int() refuses.
+    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else None
+
+
+def _receive_count(record: SQSRecord) -> int:
+    attributes = record.raw_event.get("attributes")
+    value = attributes.get("ApproximateReceiveCount") if isinstance(attributes, dict) else None
+    return max(_count(value) or 1, 1)
+
+
+def _message_attributes(record: SQSRecord) -> dict[str, dict[str, Any]]:
+    # The raw dicts: Powertools' accessors raise KeyError on a key Lambda would have sent as null.
+    attributes = record.raw_event.get("messageAttributes")
+    if not isinstance(attributes, dict):
+        return {}
+    return {name: value for name, value in attributes.items() if isinstance(value, dict)}
+
+
 def _attempts_before(record: SQSRecord) -> int:
-    attribute = record.message_attributes[ATTEMPTS_BEFORE]
-    value = attribute.string_value if attribute else None
-    return int(value) if value and value.isdigit() else 0
+    attribute = _message_attributes(record).get(ATTEMPTS_BEFORE, {})
+    return _count(attribute.get("stringValue")) or 0
+
+
+# What SQS accepts in a message attribute's value: XML 1.0 characters.
+_NOT_SQS_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _sqs_text(text: str, limit: int = 1000) -> str:
+    return _NOT_SQS_TEXT.sub("\ufffd", text[:limit])
 
 
 def _api_attributes(record: SQSRecord, *, keep: int) -> dict[str, dict[str, Any]]:
-    """The record's message attributes in the SendMessage shape (SQS allows 10 in all)."""
+    """The record's message attributes in the SendMessage shape (SQS allows 10 in all).
+
+    One that SQS could not have delivered (invalid base64, no data type) is left behind rather
+    than costing the message its place in the dead-letter queue.
+    """
     out: dict[str, dict[str, Any]] = {}
-    for name, attribute in record.message_attributes.items():
+    for name, attribute in _message_attributes(record).items():
         if len(out) >= keep or name.startswith("apicall-rejected"):
             continue
-        data_type = attribute.data_type
-        if attribute.string_value is not None:
-            out[name] = {"DataType": data_type, "StringValue": attribute.string_value}
-        elif attribute.binary_value is not None:
-            out[name] = {
-                "DataType": data_type,
-                "BinaryValue": base64.b64decode(attribute.binary_value),
-            }
+        data_type, text = attribute.get("dataType"), attribute.get("stringValue")
+        if not isinstance(data_type, str) or not data_type:
+            continue
+        if isinstance(text, str):
+            out[name] = {"DataType": data_type, "StringValue": text}
+        elif isinstance(attribute.get("binaryValue"), str):
+            try:
+                binary = base64.b64decode(attribute["binaryValue"], validate=True)
+            except ValueError:
+                continue
+            out[name] = {"DataType": data_type, "BinaryValue": binary}
     return out
 
 
@@ -629,6 +666,65 @@ def _log(attempt: Attempt) -> dict[str, Any]:
         "error": attempt.error,
         "next_retry_at": attempt.next_retry_at,
     }
+
+
+# --- the event ----------------------------------------------------------------------------------
+
+
+def sqs_event_problem(event: Any) -> InvalidMessage | None:
+    """Why `event` is not an SQS batch as Lambda sends one (a test invoke, a wrong trigger)."""
+    if not isinstance(event, dict):
+        return InvalidMessage(
+            f"the push function takes an SQS event, not a JSON {_json_kind(event)}", field="event"
+        )
+    records = event.get("Records")
+    if not isinstance(records, list) or not records:
+        return InvalidMessage(
+            "the push function takes an SQS event: Records must list the SQS messages",
+            field="Records",
+        )
+    for index, record in enumerate(records):
+        where = f"Records[{index}]"
+        if not isinstance(record, dict):
+            return InvalidMessage(f"{where} must be an SQS message object", field=where)
+        if record.get("eventSource") != "aws:sqs":
+            return InvalidMessage(
+                f"{where}.eventSource must be aws:sqs: the push function reads SQS messages only",
+                field=f"{where}.eventSource",
+            )
+        for name in ("messageId", "receiptHandle", "body"):
+            if not isinstance(record.get(name), str):
+                return InvalidMessage(f"{where}.{name} must be a string", field=f"{where}.{name}")
+        for name in ("attributes", "messageAttributes"):
+            value = record.get(name, {})
+            if not isinstance(value, dict) or (
+                name == "messageAttributes" and not all(isinstance(v, dict) for v in value.values())
+            ):
+                return InvalidMessage(
+                    f"{where}.{name} must be an object of SQS {name}", field=f"{where}.{name}"
+                )
+    return None
+
+
+def refused_event(event: Any, error: InvalidMessage) -> dict[str, Any]:
+    """The answer to an event that is not an SQS batch: the typed error, and any record that
+    looks like a message reported failed, so that nothing is acknowledged unread."""
+    logger.error("not an SQS event", extra={"field": error.field, "error": error.message})
+    records = event.get("Records") if isinstance(event, dict) else None
+    failures = [
+        {"itemIdentifier": record["messageId"]}
+        for record in (records if isinstance(records, list) else [])
+        if isinstance(record, dict) and isinstance(record.get("messageId"), str)
+    ]
+    return {
+        "batchItemFailures": failures,
+        "error": {"kind": error.kind, "message": error.message, "field": error.field},
+    }
+
+
+def _json_kind(value: Any) -> str:
+    names = {list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number" if isinstance(value, int | float) else "value")
 
 
 # --- the batch record handler ---------------------------------------------------------------------

@@ -7,6 +7,7 @@ route, an HTTP status or a batch failure lives in the module that answers (execu
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -258,3 +259,85 @@ def config_error_from(
     first_field = next((name for name, _ in problems if name), None)
     message = "; ".join(f"{name or '(root)'}: {msg}" for name, msg in problems)
     return ConfigError(f"invalid {what}: {message}", field=first_field)
+
+
+# --- JSON input that validates but cannot be used ---------------------------------------------
+
+# Deeper than any real record or job; well below where recursive readers (json, boto3's DynamoDB
+# serializer, logging) hit Python's recursion limit.
+MAX_INPUT_DEPTH = 100
+
+
+def parse_json_input(
+    text: str, *, field: str, what: str, error: type[ConfigError] = ConfigError
+) -> Any:
+    """`text` as JSON, checked with `check_json_input`; `error` naming `field` when it is not."""
+    try:
+        data = json.loads(text)
+    except RecursionError as exc:
+        raise error(f"{what} is nested too deeply to read", field=field) from exc
+    except (ValueError, TypeError) as exc:
+        raise error(f"{what} is not JSON: {exc}", field=field) from exc
+    check_json_input(data, error=error, whole=field)
+    return data
+
+
+def check_json_input(
+    data: Any,
+    *,
+    field: str = "",
+    error: type[ConfigError] = ConfigError,
+    whole: str | None = None,
+) -> None:
+    """Refuse what JSON carries but nothing can send or store: text with a lone surrogate
+    (`"\\ud800"` parses, and then fails to encode) and nesting deeper than MAX_INPUT_DEPTH.
+
+    `field` is where `data` sits in the input ("" for the whole document); the error names the
+    value's own path, e.g. `record.name`, or `whole` when that is the document itself. Walks
+    without recursion, in document order.
+    """
+    pending: list[tuple[Any, tuple[int | str, ...]]] = [(data, ())]
+    while pending:
+        node, loc = pending.pop()
+        if isinstance(node, str):
+            if not _encodable(node):
+                where = _joined(field, loc) or whole
+                raise error(f"{where or 'the input'} holds a lone surrogate", field=where)
+            continue
+        if not isinstance(node, dict | list):
+            continue
+        if len(loc) >= MAX_INPUT_DEPTH:
+            # The member that holds the deep value, not a path a hundred steps long.
+            where = _joined(field, loc[:2]) or whole
+            raise error(
+                f"{where or 'the input'} is nested deeper than {MAX_INPUT_DEPTH} levels",
+                field=where,
+            )
+        if isinstance(node, dict):
+            for key in node:
+                if isinstance(key, str) and not _encodable(key):
+                    where = _joined(field, loc) or whole
+                    raise error(
+                        f"a key in {where or 'the input'} holds a lone surrogate", field=where
+                    )
+            children: list[tuple[Any, int | str]] = [(v, k) for k, v in node.items()]
+        else:
+            children = [(v, i) for i, v in enumerate(node)]
+        pending.extend((value, (*loc, step)) for value, step in reversed(children))
+
+
+def _encodable(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _joined(field: str, loc: tuple[int | str, ...]) -> str:
+    out = field
+    for part in loc:
+        out += _segment(part, first=not out)
+    return out
