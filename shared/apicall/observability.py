@@ -16,8 +16,17 @@ tracer = Tracer()
 metrics = Metrics()
 
 # These libraries log full URLs (query API keys), headers and AWS response bodies (secret values)
-# at INFO and DEBUG. Turning the root logger up to debug apicall must not leak credentials.
-for _name in ("httpx", "httpcore", "botocore", "boto3", "urllib3", "authlib"):
+# at INFO and DEBUG, and Powertools' event handler the test API's validated bodies (URLs with
+# userinfo, connections). Turning the root logger up to debug apicall must not leak credentials.
+for _name in (
+    "httpx",
+    "httpcore",
+    "botocore",
+    "boto3",
+    "urllib3",
+    "authlib",
+    "aws_lambda_powertools.event_handler",
+):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 __all__ = ["MetricUnit", "logger", "metrics", "tracer"]

@@ -45,7 +45,8 @@ class EchoAPI:
     signing_key: str | None = None
     # Every credential the API recognised, as (user, secret); user is None for a lone token.
     seen: set[tuple[str | None, str]] = field(default_factory=set)
-    slices_served: Counter[int] = field(default_factory=Counter)
+    # (index asked for, number of slices) of each first delivery of a webhook
+    slices_served: list[tuple[int, int]] = field(default_factory=list)
     _deliveries: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -137,7 +138,7 @@ class EchoAPI:
         index = int(tail)
         slices = slice_forms(echoed)
         with self._lock:
-            self.slices_served[len(slices)] += 1
+            self.slices_served.append((index, len(slices)))
         return Response(slices[index] if index < len(slices) else "", 500)
 
 
