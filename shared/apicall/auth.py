@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import httpx
 
 from apicall.errors import AuthError
+from apicall.guard import userinfo
 from apicall.models import (
     ApiKeyAuth,
     BasicAuth,
@@ -542,13 +543,10 @@ def _basic_pair(user: str, password: str) -> list[str]:
 
 
 def _userinfo_values(url: str | httpx.URL | None) -> list[str]:
-    if url is None or "@" not in str(url):
+    found = userinfo(url) if url is not None and "@" in str(url) else None
+    if found is None:
         return []
-    try:
-        parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
-    except (httpx.InvalidURL, TypeError):
-        return []
-    user, password = parsed.username, parsed.password
+    user, password = found
     if not password:
         # A token given as the user name (https://TOKEN@host) is the whole credential.
         return [user, *_basic_pair(user, "")[1:]] if user else []

@@ -25,7 +25,7 @@ import re
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -236,6 +236,22 @@ def resolve_host(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
+# Userinfo as a browser reads it: WHATWG's URL parser takes any run of "/" or "\" after an
+# http(s) scheme as the start of the authority, which runs to the last "@" before a path, query
+# or fragment. httpx reads "https:/user:pw@host" or "https:user:pw@host" as a path instead, so
+# its parse alone misses credentials written that way.
+_USERINFO = re.compile(r"^((?:\s|%20)*(?i:https?):[/\\]*)([^/\\?#]*)@")
+
+
+def userinfo(url: str | httpx.URL) -> tuple[str, str] | None:
+    """The (user, password) `url` carries, percent-decoded; None when it has no userinfo."""
+    match = _USERINFO.match(str(url))
+    if match is None:
+        return None
+    user, _, password = match.group(2).partition(":")
+    return unquote(user), unquote(password)
+
+
 def safe_url(url: str | httpx.URL) -> str:
     """The URL for messages and logs: no userinfo, query values replaced by `***`."""
     try:
@@ -243,7 +259,8 @@ def safe_url(url: str | httpx.URL) -> str:
     except (httpx.InvalidURL, TypeError, UnicodeError):
         return "(invalid URL)"
     query = "&".join(f"{name}=***" for name, _ in parsed.params.multi_items())
-    return str(parsed.copy_with(userinfo=b"", query=query.encode() or None, fragment=None))
+    shown = str(parsed.copy_with(userinfo=b"", query=query.encode() or None, fragment=None))
+    return _USERINFO.sub(r"\1", shown)
 
 
 @dataclass(frozen=True)

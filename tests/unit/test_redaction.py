@@ -9,6 +9,7 @@ import pytest
 
 from apicall import auth
 from apicall.auth import REDACTED, redact, redact_headers, secret_values
+from apicall.guard import safe_url
 from apicall.models import Connection
 from tests.support.encodings import forms, pair_forms
 
@@ -313,3 +314,42 @@ def test_a_url_with_userinfo_is_recorded_without_it() -> None:
     url = "https://ada:pa%2Fss-1@api.example/x?limit=5"
 
     assert redact(url, secret_values(Connection(), url=url)) == "https://***@api.example/x?limit=5"
+
+
+# Browsers (WHATWG URL) read any run of "/" or "\" after an http(s) scheme as the start of the
+# authority, so each of these carries the password "pw-1234"; httpx reads some as a path.
+LENIENT_USERINFO_URLS = [
+    "https://ada:pw-1234@api.example/x?k=v",
+    "https:/ada:pw-1234@api.example/x",
+    "https:ada:pw-1234@api.example/x",
+    "https:\\\\ada:pw-1234@api.example/x",
+    " https://ada:pw-1234@api.example/x",
+    "https://ada:pw-1234@api.example/x#frag@x",
+]
+
+
+@pytest.mark.parametrize("url", LENIENT_USERINFO_URLS)
+def test_safe_url_drops_userinfo_however_the_url_spells_it(url: str) -> None:
+    shown = safe_url(url)
+
+    assert "pw-1234" not in shown and "ada" not in shown
+    assert "api.example" in shown
+
+
+@pytest.mark.parametrize("url", LENIENT_USERINFO_URLS)
+def test_userinfo_is_a_secret_however_the_url_spells_it(url: str) -> None:
+    assert {"pw-1234", "ada:pw-1234"} <= secret_values(Connection(), url=url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://api.example/a@b", "https://api.example/x?mail=a@b.example", "https://api.example/"],
+)
+def test_an_at_sign_after_the_host_is_not_userinfo(url: str) -> None:
+    assert secret_values(Connection(), url=url) == set()
+    assert "api.example" in safe_url(url)
+
+
+@pytest.mark.parametrize("url", ["orders:search@v2", "mailto:ada@example.com", "/a:b@c"])
+def test_only_an_http_url_has_userinfo(url: str) -> None:
+    assert secret_values(Connection(), url=url) == set()
