@@ -123,14 +123,29 @@ _TRANSPORT_ONLY = _names(
 _AUTH_METHODS = frozenset(("basic", "digest", "ntlm", "ntlm-wb", "negotiate", "anyauth"))
 # Headers apicall's client sets itself; `-H "Name:"` (curl's "do not send") cannot remove them.
 _CLIENT_HEADERS = ("accept", "accept-encoding", "user-agent", "host", "connection")
+# Headers about the connection and the encoding of this one exchange, which browsers' exports
+# carry: apicall's client sets its own (it decodes gzip and deflate only, so a `br` it asked for
+# could not be read, and a Content-Length from another body would be wrong).
+_TRANSPORT_HEADERS = frozenset(
+    ("accept-encoding", "connection", "content-length", "keep-alive", "proxy-connection", "te",
+     "trailer", "transfer-encoding", "upgrade")
+)  # fmt: skip
 # Private-use characters mark a placeholder (`\ue000name\ue001`) inside text while it is read.
 _MARK, _END = "\ue000", "\ue001"
 _MARKED = re.compile(f"{_MARK}([^{_END}]*){_END}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # What templating reads as a placeholder (`{a.b[0]}`) and what API docs write in URLs (`{id}`).
 _PLACEHOLDER_SHAPE = re.compile(r"\{[\w-]+(?:\.[\w-]+|\[\d+\])*\}")
-_URL_TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_-]*)\}")
+_URL_TEMPLATE = re.compile(r"\{\{([A-Za-z_][A-Za-z0-9_-]*)\}\}|\{([A-Za-z_][A-Za-z0-9_-]*)\}")
 _URL_GLOB = re.compile(r"\{[^{}]*,[^{}]*\}|\[(?:\d+-\d+|[a-z]-[a-z]|[A-Z]-[Z-Z])(?::\d+)?\]")
+_LOST_LINE_BREAK = re.compile(r"\\[ \t]+(?:\n|$|(?=-|['\"]|https?://))")
+# The types curl gives a -F file by its name's extension (libcurl's mime.c); others are sent as
+# application/octet-stream.
+_FILE_TYPES = {
+    "gif": "image/gif", "jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png",
+    "svg": "image/svg+xml", "txt": "text/plain", "htm": "text/html", "html": "text/html",
+    "pdf": "application/pdf", "xml": "application/xml",
+}  # fmt: skip
 _TO_FILL = re.compile(r"<[A-Za-z][^<>\s]{0,60}>")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
@@ -213,6 +228,7 @@ class _BashLexer:
         self.pos = 0
         self.line = 1
         self.heredocs: list[tuple[_Command, str, bool, bool]] = []
+        self.warnings: list[str] = []
 
     def commands(self) -> list[_Command]:
         out: list[_Command] = []
@@ -225,6 +241,14 @@ class _BashLexer:
             elif text.startswith("\\\n", self.pos):
                 self.pos += 2
                 self.line += 1
+            elif lost := _LOST_LINE_BREAK.match(text, self.pos):
+                # `\` then blanks: bash escapes a blank, yet docs mean a line continuation (spaces
+                # after it, or line breaks lost when the page was copied).
+                self.warnings.append(
+                    f"line {self.line}: a backslash before a blank is read as a line continuation"
+                )
+                self.line += lost.group(0).count("\n")
+                self.pos = lost.end()
             elif char == "#":
                 end = text.find("\n", self.pos)
                 self.pos = len(text) if end < 0 else end
@@ -586,7 +610,10 @@ def _read_shell(command: str) -> _Shell:
     text = command.replace("\r\n", "\n").strip()
     if _looks_like_cmd(text):
         return _single_curl([_cmd_as_bash(words) for words in _cmd_commands(text)], {})
-    return _single_curl(_BashLexer(text).commands(), {})
+    lexer = _BashLexer(text)
+    shell = _single_curl(lexer.commands(), {})
+    shell.warnings[:0] = lexer.warnings
+    return shell
 
 
 def _cmd_as_bash(words: list[str]) -> _Command:
@@ -981,6 +1008,10 @@ def _add_header(parsed: _Parsed, spelled: str, value: str) -> None:
     if value.startswith("@"):
         parsed.unsupported.append(f"{spelled} {value} (headers read from a file)")
         return
+    if "\n" in value or "\r" in value:
+        # A header written over several lines (a JSON filter, say) is one line when sent.
+        value = re.sub(r"[ \t]*[\r\n]+[ \t]*", " ", value).strip()
+        parsed.warnings.append(f"{spelled}: the header's line breaks are sent as spaces")
     name, colon, header_value = value.partition(":")
     name = name.strip()
     if not colon:
@@ -1168,8 +1199,15 @@ def _method(parsed: _Parsed, body: dict[str, Any]) -> str:
 def _headers(parsed: _Parsed) -> dict[str, str]:
     headers: dict[str, str] = {}
     spelled: dict[str, str] = {}
+    left = [name for name, _ in parsed.headers if name.lower() in _TRANSPORT_HEADERS]
+    if left:
+        parsed.warnings.append(
+            f"{', '.join(dict.fromkeys(left))}: left to apicall's client, which sets its own"
+        )
     for name, value in parsed.headers:
         key = name.lower()
+        if key in _TRANSPORT_HEADERS:
+            continue
         if value == "\x00removed":
             if key == "content-type":
                 headers[spelled.get(key, name)] = value
@@ -1246,7 +1284,9 @@ def _split_url(parsed: _Parsed) -> tuple[str, list[list[str]], str | None]:
         )
     url = written if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", written) else f"http://{written}"
     # API docs write path templates as {id}: they become placeholders like the shell's $VARs.
-    url = _URL_TEMPLATE.sub(lambda m: f"{_MARK}{m.group(1)}{_END}", url)
+    # API docs write path templates as {id}, Postman and Insomnia as {{id}}: they become
+    # placeholders, like the shell's $VARs.
+    url = _URL_TEMPLATE.sub(lambda m: f"{_MARK}{m.group(1) or m.group(2)}{_END}", url)
     for name in dict.fromkeys(_MARKED.findall(url)):
         if f"{{{name}}}" in written:
             parsed.warnings.append(
@@ -1442,8 +1482,10 @@ def _multipart(parsed: _Parsed) -> dict[str, Any]:
         if part.kind == "file" or "filename" in part.params:
             filename = part.params.get("filename") or part.value.rsplit("/", 1)[-1] or "file"
             upload: dict[str, Any] = {"name": part.name, "filename": filename}
-            if "type" in part.params:
-                upload["content_type"] = part.params["type"]
+            extension = filename.rpartition(".")[2].lower() if "." in filename else ""
+            guessed = _FILE_TYPES.get(extension)
+            if "type" in part.params or guessed:
+                upload["content_type"] = part.params.get("type") or guessed
             if part.kind == "file":
                 upload["content_base64"] = ""
                 parsed.unsupported.append(
