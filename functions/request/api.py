@@ -3,6 +3,7 @@ OAuth consent, and describe itself at /openapi.json and /docs. Each route is one
 `apicall.testapi` or `apicall.consent`; API Gateway checks the API key before the event gets here.
 """
 
+import functools
 import json
 import os
 from typing import Annotated, Any
@@ -117,8 +118,15 @@ def oauth_callback(
 
 @app.get("/openapi.json", include_in_schema=False)
 def openapi_json() -> Response[str]:
-    server = Server(url=testapi.server_url(app.current_event.raw_event))
-    return Response(200, "application/json", app.get_openapi_json_schema(servers=[server]))
+    return Response(
+        200, "application/json", _document(testapi.server_url(app.current_event.raw_event))
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _document(server: str) -> str:
+    """The document for one base URL; building it takes most of a request's time."""
+    return app.get_openapi_json_schema(servers=[Server(url=server)])
 
 
 @app.exception_handler(RequestValidationError)

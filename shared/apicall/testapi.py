@@ -77,6 +77,9 @@ def routable_event(event: Any) -> tuple[dict[str, Any], ApicallError | None]:
     for key in ("stage", "path", "domainName", "resourcePath"):
         if not isinstance(context.get(key), str):
             context.pop(key, None)
+    # Powertools reads both to find the stage in front of the path; "$default" means none.
+    context.setdefault("path", path)
+    context.setdefault("stage", "$default")
     if not isinstance(context.get("identity"), Mapping):
         context["identity"] = {}
     text, refusal = _body_text(event, headers)

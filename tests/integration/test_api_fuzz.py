@@ -7,6 +7,7 @@ a connection, which the URL guard refuses before any socket opens.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -179,3 +180,69 @@ def test_fuzz_curl_route(body: Any) -> None:
 @given(text=st.text(max_size=40), path=st.sampled_from(["/test", "/schema", "/discover", "/curl"]))
 def test_fuzz_bodies_that_are_not_json(text: str, path: str) -> None:
     check(*post(path, text, raw=True))
+
+
+# --- malformed API Gateway events ---------------------------------------------------------------
+
+EVENTS_PER_FAMILY = 300
+FAMILIES = {
+    "test": ["api_test.json"],
+    "schema": ["api_schema.json"],
+    "discover": ["api_discover.json"],
+    "curl": ["api_curl.json"],
+    "oauth": ["api_oauth_authorize.json", "api_oauth_callback.json"],
+    "self-description": ["api_openapi.json", "api_docs.json"],
+}
+EVENT_FUZZ = settings(
+    max_examples=EVENTS_PER_FAMILY,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+
+
+def answer_of(event: dict[str, Any]) -> tuple[int, Any]:
+    """The handler's answer to `event`; any exception it lets out fails the test."""
+    answer = api.handler(event, LocalContext("ApiFunction", 30))
+    status = answer["statusCode"]
+    assert isinstance(status, int) and status < 500, answer
+    content_type = (answer.get("multiValueHeaders") or {}).get("Content-Type", [""])[0]
+    if status >= 400 or content_type == "application/json":
+        body = answer["body"]
+        assert not answer.get("isBase64Encoded"), answer
+        return status, json.loads(body)
+    return status, None
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_malformed_events_never_answer_5xx_and_name_the_field(family: str) -> None:
+    statuses: Counter[int] = Counter()
+    bases = st.sampled_from([load_event(name) for name in FAMILIES[family]])
+
+    @EVENT_FUZZ
+    @given(event=bases.flatmap(strategies.mutated_event))
+    def answer(event: dict[str, Any]) -> None:
+        status, body = answer_of(event)
+        statuses[status] += 1
+        check(status, body)
+        json.dumps(body, ensure_ascii=False).encode()  # no lone surrogate echoed back
+
+    answer()
+
+    print(f"{family}: {sum(statuses.values())} events, statuses {dict(sorted(statuses.items()))}")
+    assert sum(statuses.values()) >= EVENTS_PER_FAMILY
+    assert 500 not in statuses
+
+
+@pytest.mark.parametrize(
+    "event",
+    [None, [], "x", {}, {"httpMethod": "POST"}, {"path": "/test"}, {"httpMethod": 1, "path": 2}],
+    ids=["none", "list", "text", "empty", "no path", "no method", "ill-typed"],
+)
+def test_an_event_that_is_not_an_api_gateway_event_is_a_400_naming_what_is_missing(
+    event: Any,
+) -> None:
+    status, body = answer_of(event)
+
+    assert status in (400, 422) and body["error"]["fields"], body
