@@ -641,8 +641,8 @@ def _single_curl(commands: list[_Command], variables: dict[str, str]) -> _Shell:
         expand = _Expander(variables, placeholders)
         if found is not None and previous is not None and previous.ends_with == "|":
             warnings.append(
-                f"curl's output goes to `{command.words[0].raw}`, which does not change "
-                "the request: ignored"
+                f"curl's output goes to `{command.words[0].raw if command.words else '<<'}`, "
+                "which does not change the request: ignored"
             )
         elif (
             found is not None
@@ -1292,7 +1292,10 @@ def _split_url(parsed: _Parsed) -> tuple[str, list[list[str]], str | None]:
             parsed.warnings.append(
                 f"the URL's {{{name}}} is a placeholder: give its value when the request runs"
             )
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # a bracketed host that is no IP address, say
+        raise ConfigError(f"the URL {written!r} cannot be read: {exc}", field="command") from None
     userinfo = None
     netloc = parts.netloc
     if "@" in netloc:

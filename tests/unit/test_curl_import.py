@@ -465,6 +465,7 @@ def test_other_commands_beside_curl_are_refused(text: str, message: str) -> None
         "$ curl https://a.io/x",
         "# the list\ncurl https://a.io/x  # trailing comment",
         "set -e\ncurl https://a.io/x",
+        "curl https://a.io/x | <<<x",  # a pipeline stage of only a redirection
         # docs often drop the backslash before an option line
         "curl https://a.io/x\n  -H 'X-A: 1'",
     ],
@@ -645,3 +646,70 @@ def test_upload_file_is_a_put_to_the_file_name() -> None:
     assert result.request.method == "PUT"
     assert result.request.url == "https://x.io/files/report.csv"
     assert result.unsupported == ["-T report.csv (the body is read from a file)"]
+
+
+# --- what vendors' docs and browsers' exports do to commands ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "curl -X POST \\   \n  -H 'X-A: 1' \\\n  https://a.io/x",  # blanks after the backslash
+        "curl \\ -H 'X-A: 1' \\ 'https://a.io/x'",  # line breaks lost when the page was copied
+    ],
+)
+def test_backslash_before_blanks_is_a_line_continuation(text: str) -> None:
+    result = parse_curl(text)
+
+    assert result.request.url == "https://a.io/x"
+    assert result.request.headers == {"X-A": "1"}
+    assert any("line continuation" in warning for warning in result.warnings)
+
+
+def test_header_written_over_several_lines_is_sent_as_one() -> None:
+    result = parse_curl("curl https://a.io -H '\n  X-Filter: {\n    \"a\": 1\n  }'")
+
+    assert result.request.headers == {"X-Filter": '{ "a": 1 }'}
+    assert sent(result.request).headers["X-Filter"] == '{ "a": 1 }'
+
+
+def test_postman_variables_in_the_url_are_placeholders() -> None:
+    spec = parse_curl("curl https://a.io/accounts/{{ACCOUNT_ID}}/items").request
+
+    assert sent(spec, {"ACCOUNT_ID": "42"}).url == "https://a.io/accounts/42/items"
+
+
+def test_transport_headers_of_browser_exports_are_left_to_the_client() -> None:
+    result = parse_curl(
+        "curl https://a.io -H 'Accept-Encoding: gzip, deflate, br' -H 'Connection: keep-alive' "
+        "-H 'TE: trailers' -H 'Content-Length: 99' -H 'X-Keep: 1'"
+    )
+
+    assert result.request.headers == {"X-Keep": "1"}
+    assert result.warnings
+
+
+@pytest.mark.parametrize(
+    ("argument", "content_type"),
+    [
+        ("f=@photo.PNG", "image/png"),
+        ("f=@notes.txt", "text/plain"),
+        ("f=@data.bin", "application/octet-stream"),
+        ("f=@data.json;type=application/json", "application/json"),
+    ],
+)
+def test_form_files_get_the_type_curl_gives_them(argument: str, content_type: str) -> None:
+    body = parse_curl(f"curl -F '{argument}' https://a.io").request.body.model_dump()
+
+    assert body["files"][0]["content_type"] == content_type
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["curl https://[::1", "curl 'http://[1-2]/'", "curl -T|<<#"],
+)
+def test_unreadable_text_is_a_config_error_not_a_crash(text: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_curl(text)
+
+    assert caught.value.field == "command"
