@@ -150,7 +150,7 @@ def apicall_error(exc: ApicallError) -> Response:
 
 @app.not_found
 def no_route(exc: NotFoundError) -> Response:
-    return Response(404, "application/json", testapi.error_body("not_found", "no such route", []))
+    return Response(404, "application/json", testapi.error_body("not_found", "no such route", ["path"]))
 
 
 @app.exception_handler(ServiceError)
