@@ -601,13 +601,15 @@ AWKWARD_PARAMS = [
 def test_query_is_sent_exactly_as_httpx_params_would_send_it(
     server: HTTPServer, own_query: str
 ) -> None:
-    # Params join a query-less URL as a pre-encoded query (one parse instead of two); the wire
-    # must not tell the difference, with or without a query in the URL itself.
+    # Params join the URL as a pre-encoded query (one parse instead of two), spelled as httpx
+    # spells them, after the URL's own pairs (httpx itself would drop those: it replaces a URL's
+    # query with `params=`).
     server.expect_request("/q").respond_with_data("ok")
     url = server.url_for("/q") + own_query
     with httpx.Client() as plain:
-        plain.get(url, params=AWKWARD_PARAMS)
-    expected = server.log[-1][0].full_path
+        plain.get(server.url_for("/q"), params=AWKWARD_PARAMS)
+    params_query = server.log[-1][0].query_string.decode()
+    expected = f"/q{own_query}&{params_query}" if own_query else f"/q?{params_query}"
 
     send(
         OutgoingRequest("GET", url, params=AWKWARD_PARAMS),
