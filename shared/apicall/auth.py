@@ -528,7 +528,8 @@ def secret_values(connection: Connection, *, url: str | httpx.URL | None = None)
     # httpx sends as Basic authentication.
     values.update(v for k, v in connection.headers.items() if k.lower() in SENSITIVE_HEADERS)
     for with_userinfo in (connection.base_url, url, connection.proxy):
-        values.update(_userinfo_values(with_userinfo))
+        if with_userinfo is not None and "@" in str(with_userinfo):
+            values.update(_userinfo_values(with_userinfo))
     values.discard("")
     return values
 
@@ -542,8 +543,8 @@ def _basic_pair(user: str, password: str) -> list[str]:
     return [pair, *dict.fromkeys(encoded)]
 
 
-def _userinfo_values(url: str | httpx.URL | None) -> list[str]:
-    found = userinfo(url) if url is not None and "@" in str(url) else None
+def _userinfo_values(url: str | httpx.URL) -> list[str]:
+    found = userinfo(url)
     if found is None:
         return []
     user, password = found
