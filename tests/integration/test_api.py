@@ -615,3 +615,4 @@ def test_unknown_route_is_404() -> None:
     status, answer = call(event)
 
     assert status == 404 and answer["error"]["kind"] == "not_found"
+    assert answer["error"]["fields"] == ["path"]
