@@ -19,11 +19,13 @@ processor = BatchProcessor(event_type=EventType.SQS)
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     if is_sqs_event(event):
 
         def resume(record: SQSRecord) -> dict[str, Any]:
-            return fetch_continuation(record.body, context)
+            # The raw record: a missing body is the layer's typed error, not a KeyError here.
+            raw = record.raw_event
+            return fetch_continuation(raw.get("body"), context, message_id=raw.get("messageId"))
 
         return dict(
             process_partial_response(

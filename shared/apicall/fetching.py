@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import sys
 import time
 import uuid
@@ -40,7 +41,9 @@ from apicall.errors import (
     ConfigError,
     InvalidResponse,
     UpstreamStatusError,
+    check_json_input,
     config_error_from,
+    parse_json_input,
 )
 from apicall.models import Connection, FetchJob
 from apicall.observability import MetricUnit, logger, metrics
@@ -700,14 +703,18 @@ def _emit_metrics(run: FetchRun, elapsed_s: float) -> None:
 # --- events ---
 
 
-def parse_job(data: Any) -> FetchJob:
-    """A FetchJob from an event, or a ConfigError naming the bad field."""
+def parse_job(data: Any, *, field: str = "") -> FetchJob:
+    """A FetchJob from an event, or a ConfigError naming the bad field.
+
+    `field` is where the job sits in its message (`fetch` in a continuation).
+    """
     if not isinstance(data, dict):
-        raise ConfigError("the fetch job must be a JSON object", field="job")
+        raise ConfigError("the fetch job must be a JSON object", field=field or "job")
+    check_json_input(data, field=field)
     try:
         return FetchJob.model_validate(data)
     except ValidationError as exc:
-        raise config_error_from(exc, data=data, what="fetch job") from exc
+        raise config_error_from(exc, data=data, prefix=field, what="fetch job") from exc
 
 
 def fetch_scheduled(event: Any, context: Any = None, **options: Any) -> dict[str, Any]:
@@ -716,27 +723,99 @@ def fetch_scheduled(event: Any, context: Any = None, **options: Any) -> dict[str
         job = parse_job(event)
     except ConfigError as error:
         logger.error("invalid fetch job", extra={"field": error.field, "error": error.message})
-        return {
-            "status": "failed",
-            "error": {"kind": error.kind, "message": error.message, "field": error.field},
-        }
+        return {"status": "failed", "error": _error_info(error)}
     return run_fetch(job, context=context, **options)
 
 
-def fetch_continuation(body: str, context: Any = None, **options: Any) -> dict[str, Any]:
-    """A continuation message `{"fetch": FetchJob, "run_id"}`: resume that run."""
+# Run ids are uuid4 hex; anything else did not come from a hand-off.
+_RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+# RunsTable partition of continuation messages that were malformed, one item per message.
+REJECTED_CONTINUATIONS = "fetch-rejected"
+
+
+def parse_continuation(body: Any) -> tuple[FetchJob, str]:
+    """The job and run id of a continuation message `{"fetch": FetchJob, "run_id"}`."""
+    if not isinstance(body, str):
+        raise ConfigError("the continuation message has no body (a string)", field="body")
+    message = parse_json_input(body, field="body", what="the continuation message body")
+    if not isinstance(message, dict):
+        raise ConfigError("the continuation message body must be a JSON object", field="body")
+    for name in message:
+        if name not in ("fetch", "run_id"):
+            raise ConfigError(
+                f"{name}: not a field of a continuation message (fetch, run_id)", field=name
+            )
+    if "fetch" not in message:
+        raise ConfigError("the continuation message has no fetch job", field="fetch")
+    job = parse_job(message["fetch"], field="fetch")
+    run_id = message.get("run_id")
+    if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+        raise ConfigError("run_id must be the id of the run to resume", field="run_id")
+    return job, run_id
+
+
+def fetch_continuation(
+    body: Any, context: Any = None, *, message_id: str | None = None, **options: Any
+) -> dict[str, Any]:
+    """A continuation message `{"fetch": FetchJob, "run_id"}`: resume that run.
+
+    A malformed message is answered, logged and recorded, never raised: no retry can change it,
+    so failing it would only send it round to the dead-letter queue.
+    """
+    try:
+        job, run_id = parse_continuation(body)
+    except ConfigError as error:
+        return _reject_continuation(error, body, message_id, options.get("runs"))
+    return run_fetch(job, run_id=run_id, context=context, **options)
+
+
+def _reject_continuation(
+    error: ConfigError, body: Any, message_id: str | None, runs: RunsStore | None
+) -> dict[str, Any]:
+    info = _error_info(error)
+    logger.error(
+        "invalid continuation message",
+        extra={"message_id": message_id, "field": error.field, "error": error.message},
+    )
+    item: dict[str, Any] = {"error": info, "sqs_message_id": message_id, "at": _now_iso()}
+    item.update(_readable_names(body))
+    try:
+        store = runs or default_runs_store()
+        key = f"{item['at']}#{message_id or uuid.uuid4().hex}"
+        ttl_s = get_settings().history_ttl_days * 86400
+        store.put(REJECTED_CONTINUATIONS, key, item, ttl_s=ttl_s)
+    except Exception as exc:  # the log line above already holds everything
+        logger.warning("rejected continuation not recorded", extra={"error": repr(exc)})
+    return {"status": "rejected", "error": info}
+
+
+def _readable_names(body: Any) -> dict[str, str]:
+    """The job and run id a malformed message names, when they are plain text, to find it by."""
     try:
         message = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise ConfigError("the continuation message is not JSON", field="body") from exc
-    if not isinstance(message, dict) or not isinstance(message.get("run_id"), str):
-        raise ConfigError("the continuation message has no run_id", field="run_id")
-    job = parse_job(message.get("fetch"))
-    return run_fetch(job, run_id=message["run_id"], context=context, **options)
+        job = message["fetch"].get("job")
+        names = {"job": job, "run_id": message.get("run_id")}
+    except Exception:  # anything at all may be malformed here
+        return {}
+    return {
+        name: value
+        for name, value in names.items()
+        if isinstance(value, str) and len(value) <= 200 and _RUN_ID.match(value.replace(".", "_"))
+    }
+
+
+def _error_info(error: ApicallError) -> dict[str, Any]:
+    return {"kind": error.kind, "message": error.message, "field": error.field}
 
 
 def is_sqs_event(event: Any) -> bool:
+    """An SQS batch as Lambda sends one; anything else is read (and refused) as a FetchJob."""
     records = event.get("Records") if isinstance(event, dict) else None
     if not isinstance(records, list) or not records:
         return False
-    return all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records)
+    return all(
+        isinstance(r, dict)
+        and r.get("eventSource") == "aws:sqs"
+        and isinstance(r.get("messageId"), str)
+        for r in records
+    )
