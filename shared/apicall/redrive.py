@@ -5,9 +5,10 @@
     python -m apicall.redrive --all --dry-run
 
 Queue URLs come from PUSH_DLQ_URL and PUSH_QUEUE_URL (or --dlq-url / --queue-url; the stack's
-outputs PushDeadLetterQueueUrl and PushQueueUrl). A moved message keeps its body and attributes,
-loses the rejection attributes, and carries `apicall-attempts-before`, so its attempts continue
-the numbering of its delivery history instead of starting again at 1.
+outputs PushDeadLetterQueueUrl and PushQueueUrl). It moves what the DLQ held when it started, once
+each, and ends. A moved message keeps its body and attributes, loses the rejection attributes,
+and carries `apicall-attempts-before`, so its attempts continue the numbering of its delivery
+history instead of starting again at 1.
 """
 
 from __future__ import annotations
@@ -51,18 +52,27 @@ def redrive(
     dry_run: bool = False,
     max_attempts: int | None = None,
 ) -> RedriveResult:
-    """Move every dead letter (or those whose Push `id` is in `ids`) to the push queue.
+    """Move the dead letters the DLQ held when this started (or those whose Push `id` is in `ids`).
+
+    It looks at no more messages than the DLQ held at the start, and stops earlier when the DLQ
+    shows no more. A message it moved that comes back while it runs (the push function rejects
+    it again: still invalid) is left in the DLQ, not moved again; otherwise the two would pass it
+    back and forth for as long as the redrive ran. Dead letters that arrive meanwhile wait for
+    the next redrive.
 
     A message is sent to the push queue before it is deleted from the DLQ, so a crash in between
     duplicates it (which idempotency absorbs) rather than losing it.
     """
     max_attempts = max_attempts or get_settings().push_max_attempts
     result = RedriveResult(dry_run=dry_run)
-    held: list[str] = []
-    while True:
+    budget = _depth(sqs, dlq_url)
+    sent: set[str] = set()  # push-queue message ids of the copies this run sent
+    seen: set[str] = set()  # DLQ message ids this run looked at
+    held: dict[str, str] = {}  # DLQ message id -> receipt handle, to release at the end
+    while len(seen) < budget:
         messages = sqs.receive_message(
             QueueUrl=dlq_url,
-            MaxNumberOfMessages=10,
+            MaxNumberOfMessages=min(10, budget - len(seen)),
             VisibilityTimeout=SCAN_VISIBILITY_S,
             MessageAttributeNames=["All"],
             WaitTimeSeconds=1,
@@ -70,24 +80,47 @@ def redrive(
         if not messages:
             break
         for message in messages:
+            message_id = message["MessageId"]
+            if message_id in seen or len(seen) >= budget or _came_back(message, sent):
+                held[message_id] = message["ReceiptHandle"]
+                continue
+            seen.add(message_id)
             push_id = _push_id(message)
             if dry_run or (ids is not None and push_id not in ids):
-                held.append(message["ReceiptHandle"])
+                held[message_id] = message["ReceiptHandle"]
                 if ids is None or push_id in ids:
                     result.moved.append(push_id)
                 else:
                     result.skipped += 1
                 continue
-            sqs.send_message(
+            copy = sqs.send_message(
                 QueueUrl=queue_url,
                 MessageBody=message["Body"],
                 MessageAttributes=_attributes_for_retry(message, max_attempts),
             )
+            sent.add(copy["MessageId"])
             sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
             result.moved.append(push_id)
-    for receipt in held:  # let the ones left alone be seen again at once
+    for receipt in held.values():  # let the ones left alone be seen again at once
         sqs.change_message_visibility(QueueUrl=dlq_url, ReceiptHandle=receipt, VisibilityTimeout=0)
     return result
+
+
+def _depth(sqs: Any, queue_url: str) -> int:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes.get("ApproximateNumberOfMessages", 0)) + int(
+        attributes.get("ApproximateNumberOfMessagesNotVisible", 0)
+    )
+
+
+def _came_back(message: dict[str, Any], sent: set[str]) -> bool:
+    """A copy this run sent: rejected again (a new message naming its source) or dead-lettered
+    by the queue (the same message id)."""
+    source = message.get("MessageAttributes", {}).get(SOURCE_MESSAGE_ID, {}).get("StringValue")
+    return message["MessageId"] in sent or source in sent
 
 
 def _push_id(message: dict[str, Any]) -> str:
@@ -101,6 +134,7 @@ def _push_id(message: dict[str, Any]) -> str:
 def _attributes_for_retry(message: dict[str, Any], max_attempts: int) -> dict[str, Any]:
     attributes = message.get("MessageAttributes", {})
     before = attributes.get(ATTEMPTS_BEFORE, {}).get("StringValue", "0")
+    before = before if before.isascii() else "0"  # isdigit() accepts '²', int() does not
     # A rejected message had one attempt; one the queue dead-lettered had all of them.
     spent = 1 if REJECTED_REASON in attributes else max_attempts
     kept = {
