@@ -32,7 +32,13 @@ from typing import Any
 from local.demo_api import DemoAPI, serve
 from local.schedules import Firing
 from local.sqs_trigger import peek_messages
-from local.stack import CONNECTIONS_DIR, LocalStack, local_stack
+from local.stack import (
+    CONNECTIONS_DIR,
+    LocalSetupError,
+    LocalStack,
+    local_stack,
+    read_connections,
+)
 from local.triggers import Triggers, running_triggers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,12 +96,13 @@ def running_demo(
     server = serve(app)
     url = f"http://127.0.0.1:{server.port}"
     try:
+        documents = read_connections(connections, {**os.environ, "DEMO_API_URL": url})
         # The template's LogLevel parameter: the functions' JSON logs would drown the summary.
         values = {"LogLevel": log_level, **(parameters or {})}
         with local_stack(
             stack_name=stack_name, parameters=values, moto_in_process=moto_in_process
         ) as stack:
-            names = stack.load_connections({**os.environ, "DEMO_API_URL": url}, connections)
+            names = stack.put_connections(documents)
             if push_retry_schedule:
                 stack.set_environment("PushFunction", {"PUSH_RETRY_SCHEDULE": push_retry_schedule})
             with running_triggers(
@@ -427,6 +434,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--connections", type=Path, default=CONNECTIONS_DIR)
     args = parser.parse_args(argv)
+    try:
+        read_connections(args.connections, {**os.environ, "DEMO_API_URL": "http://127.0.0.1"})
+    except LocalSetupError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
     started = time.monotonic()
     say("starting the demo API, moto server, and the stack from template.yaml")
     with running_demo(connections=args.connections) as demo:

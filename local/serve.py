@@ -10,6 +10,7 @@ printed port. `--now` fires every schedule rule once at start (disabled ones inc
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -18,7 +19,7 @@ from types import FrameType
 
 from local.demo import running_demo, say
 from local.schedules import Firing
-from local.stack import CONNECTIONS_DIR
+from local.stack import CONNECTIONS_DIR, LocalSetupError, read_connections
 
 
 def _report(firing: Firing) -> None:
@@ -35,6 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=Path, default=CONNECTIONS_DIR)
     parser.add_argument("--log-level", default="INFO", help="the template's LogLevel parameter")
     args = parser.parse_args(argv)
+    try:
+        read_connections(args.connections, {**os.environ, "DEMO_API_URL": "http://127.0.0.1"})
+    except LocalSetupError as exc:
+        print(f"serve: {exc}", file=sys.stderr)
+        return 2
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

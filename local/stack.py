@@ -24,7 +24,7 @@ import string
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,15 +230,46 @@ class LocalStack:
             secrets.put_secret_value(SecretId=secret_id, SecretString=json.dumps(connection))
 
     def load_connections(
-        self, variables: dict[str, str], folder: Path = CONNECTIONS_DIR
+        self, variables: Mapping[str, str], folder: Path = CONNECTIONS_DIR
     ) -> list[str]:
         """Create a secret for each `<name>.json` in `folder`, filling `${VAR}` from variables."""
-        names = []
-        for path in sorted(folder.glob("*.json")):
+        return self.put_connections(read_connections(folder, variables))
+
+    def put_connections(self, connections: Mapping[str, dict[str, Any]]) -> list[str]:
+        for name, connection in connections.items():
+            self.put_connection(name, connection)
+        return list(connections)
+
+
+class LocalSetupError(Exception):
+    """A file or variable the local stack needs is missing or wrong; the message names it."""
+
+
+def read_connections(folder: Path, variables: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """`<name>.json` of `folder` -> the connection, `${VAR}` filled from `variables`.
+
+    Read before anything starts, so that a typo costs one line, not a stack start-up.
+    """
+    if not folder.is_dir():
+        raise LocalSetupError(f"{folder}: no such connections folder")
+    connections = {}
+    for path in sorted(folder.glob("*.json")):
+        try:
             text = string.Template(path.read_text()).substitute(variables)
-            self.put_connection(path.stem, json.loads(text))
-            names.append(path.stem)
-        return names
+        except KeyError as exc:
+            raise LocalSetupError(
+                f"{path}: ${{{exc.args[0]}}} is not set; export it or take it out of the file"
+            ) from exc
+        except (ValueError, OSError) as exc:  # a lone `$`, an unreadable file
+            raise LocalSetupError(f"{path}: {exc}") from exc
+        try:
+            connection = json.loads(text)
+        except ValueError as exc:
+            raise LocalSetupError(f"{path}: not JSON: {exc}") from exc
+        if not isinstance(connection, dict):
+            raise LocalSetupError(f"{path}: a connection must be a JSON object")
+        connections[path.stem] = connection
+    return connections
 
 
 def _clear_layer_caches() -> None:
