@@ -375,7 +375,8 @@ class TokenSource:
             raise self._auth_error(refused) from None
         except OAuthError as exc:
             raise self._auth_error(_EndpointRefused(200, _safe_code(exc.error))) from None
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            # InvalidURL is no HTTPError: httpx raises it for a redirect Location it cannot read.
             raise AuthError(
                 f"token endpoint of connection '{self.name}' could not be reached "
                 f"({type(exc).__name__})"

@@ -464,6 +464,24 @@ def test_an_unreachable_token_endpoint_is_an_auth_error(
         get(httpserver, auth_for("cc", conn, store=store))
 
 
+@pytest.mark.parametrize(
+    "location", ["jar:http://127.0.0.1!/", "http://[::1", "http://127.0.0.1:99999/token"]
+)
+def test_a_token_endpoint_redirecting_to_an_unreadable_location_is_an_auth_error(
+    httpserver: HTTPServer, api: Api, store: RunsStore, location: str
+) -> None:
+    httpserver.expect_request("/oauth/moved", method="POST").respond_with_response(
+        Response(status=302, headers={"Location": location})
+    )
+    conn = client_credentials(httpserver, token_url=httpserver.url_for("/oauth/moved"))
+
+    with pytest.raises(AuthError, match="connection 'cc'") as caught:
+        get(httpserver, auth_for("cc", conn, store=store))
+
+    assert CLIENT_SECRET not in str(caught.value)
+    assert api.seen == []
+
+
 def test_the_token_url_goes_through_the_url_guard(
     httpserver: HTTPServer, token_endpoint: TokenEndpoint, store: RunsStore
 ) -> None:
