@@ -81,7 +81,7 @@ app.enable_swagger(path="/docs", compress=True)
 
 @app.post("/test", responses=_answers(testapi.TestAnswer, 404, 415, 422))
 def test(body: Annotated[testapi.TestRequestBody, Body()]) -> dict[str, Any]:
-    return testapi.run_test(body)
+    return testapi.run_test(body, time_left_ms=app.context.get("time_left_ms"))
 
 
 @app.post("/schema", responses=_answers(testapi.SchemaAnswer, 415, 422))
@@ -150,7 +150,9 @@ def apicall_error(exc: ApicallError) -> Response:
 
 @app.not_found
 def no_route(exc: NotFoundError) -> Response:
-    return Response(404, "application/json", testapi.error_body("not_found", "no such route", ["path"]))
+    return Response(
+        404, "application/json", testapi.error_body("not_found", "no such route", ["path"])
+    )
 
 
 @app.exception_handler(ServiceError)
@@ -180,6 +182,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "body": json.dumps(answer),
             "isBase64Encoded": False,
         }
+    app.append_context(time_left_ms=testapi.answer_time_left(context))
     if refusal is not None:
         # Raised by _json_body when a route reads the body, so the answer goes through the
         # resolver's error handlers and CORS like any other.

@@ -13,6 +13,7 @@ import binascii
 import hashlib
 import json
 import re
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
@@ -439,17 +440,39 @@ def request_key(spec: RequestSpec) -> str:
     return hashlib.sha256(identity.encode()).hexdigest()[:32]
 
 
+# API Gateway's integration timeout for a REST API: an answer later than this is a 504.
+API_GATEWAY_TIMEOUT_MS = 29_000
+
+
+def answer_time_left(
+    context: Any, *, clock: Callable[[], float] = time.monotonic
+) -> Callable[[], int]:
+    """Milliseconds left to answer, counted from now: the invocation's remaining time or API
+    Gateway's integration timeout, whichever ends first (a Lambda timeout above 29 s would let
+    a slow upstream turn into a 504 instead of the `timeout` route)."""
+    started = clock()
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+
+    def left() -> int:
+        gateway = API_GATEWAY_TIMEOUT_MS - int((clock() - started) * 1000)
+        return min(gateway, remaining()) if callable(remaining) else gateway
+
+    return left
+
+
 def run_test(
     body: TestRequestBody,
     *,
     store: RunsStore | None = None,
     http_client: httpx.Client | None = None,
     connections: ConnectionLoader = load_connection,
+    time_left_ms: Callable[[], int] | None = None,
 ) -> dict[str, Any]:
     """The Outcome of one try, plus `schema` (inferred fields) and `placeholders` (how filled).
 
     An unknown connection raises ConnectionNotFound (the caller answers 404); everything that
-    happens upstream is in the Outcome.
+    happens upstream is in the Outcome. `time_left_ms` caps the request's deadline (see
+    `answer_time_left`).
     """
     from apicall.execute import execute
 
@@ -473,6 +496,7 @@ def run_test(
         retries=False,
         missing_values="empty",
         fill_report={},
+        time_left_ms=time_left_ms,
     )
     answer = outcome.model_dump(mode="json")
     answer["placeholders"] = _fill_sources(spec, body.values, remembered)

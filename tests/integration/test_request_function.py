@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -10,8 +12,9 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
+from apicall import testapi
 from apicall.store import RunsStore
-from functions.request import app
+from functions.request import api, app
 from local.stack import LocalContext
 from tests.support.demo import load_event
 from tests.support.servers import ScriptedServer, free_port, read_request_head
@@ -249,6 +252,46 @@ def test_too_little_time_left_routes_timeout_without_sending(
 
     assert outcome["route"] == "timeout" and outcome["attempts"] == 0
     assert silent_server.arrivals == []
+
+
+def test_the_test_api_caps_the_deadline_by_the_invocation_time_left_and_routes_timeout(
+    local: str, late_server: ScriptedServer, tables: Any
+) -> None:
+    event = copy.deepcopy(load_event("api_test.json"))
+    event["body"] = json.dumps({"request": {"connection": local, "url": f"{late_server.url}/x"}})
+
+    answer = api.handler(event, ShortContext(3500))
+
+    outcome = json.loads(answer["body"])
+    assert answer["statusCode"] == 200
+    assert outcome["route"] == "timeout" and outcome["error"]["kind"] == "timeout"
+    assert len(late_server.arrivals) == 1
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(
+    ("lambda_left_ms", "elapsed_s", "expected_ms"),
+    [
+        (900_000, 0.0, 29_000),  # a long Lambda timeout: API Gateway's 29 s ends first
+        (900_000, 10.0, 19_000),  # counted from when the invocation started
+        (5_000, 0.0, 5_000),  # a Lambda with less time left ends first
+    ],
+)
+def test_the_test_api_answers_within_api_gateways_integration_timeout(
+    lambda_left_ms: int, elapsed_s: float, expected_ms: int
+) -> None:
+    clock = FakeClock()
+    left = testapi.answer_time_left(ShortContext(lambda_left_ms), clock=clock)
+    clock.now += elapsed_s
+
+    assert left() == expected_ms
 
 
 @pytest.fixture
