@@ -516,6 +516,8 @@ class Deliverer:
         retry_after_s: float | None = None,
     ) -> None:
         attempt.error = {"kind": error.kind, "message": error.message, "status": error.status}
+        if error.field:
+            attempt.error["field"] = error.field
         attempt.status = attempt.status or error.status
         last = attempt.receive_count >= self.settings.push_max_attempts
         schedule = self.settings.push_retry_schedule
@@ -632,20 +634,31 @@ def _sqs_text(text: str, limit: int = 1000) -> str:
     return _NOT_SQS_TEXT.sub("\ufffd", text[:limit])
 
 
+_DATA_TYPES = ("String", "Number", "Binary")
+
+
+def _sqs_clean(text: str) -> bool:
+    return bool(text) and not _NOT_SQS_TEXT.search(text)
+
+
 def _api_attributes(record: SQSRecord, *, keep: int) -> dict[str, dict[str, Any]]:
     """The record's message attributes in the SendMessage shape (SQS allows 10 in all).
 
-    One that SQS could not have delivered (invalid base64, no data type) is left behind rather
-    than costing the message its place in the dead-letter queue.
+    One that SQS could not have delivered (invalid base64, an unknown data type, characters SQS
+    does not carry) is left behind rather than costing the message its place in the DLQ.
     """
     out: dict[str, dict[str, Any]] = {}
     for name, attribute in _message_attributes(record).items():
         if len(out) >= keep or name.startswith("apicall-rejected"):
             continue
         data_type, text = attribute.get("dataType"), attribute.get("stringValue")
-        if not isinstance(data_type, str) or not data_type:
+        if not isinstance(data_type, str) or data_type.split(".")[0] not in _DATA_TYPES:
+            continue
+        if not _sqs_clean(name) or not _sqs_clean(data_type):
             continue
         if isinstance(text, str):
+            if not _sqs_clean(text):
+                continue
             out[name] = {"DataType": data_type, "StringValue": text}
         elif isinstance(attribute.get("binaryValue"), str):
             try:

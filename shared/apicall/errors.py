@@ -230,8 +230,9 @@ def _other_member(part: int | str, node: Any) -> bool:
 def _segment(part: int | str, *, first: bool) -> str:
     if isinstance(part, int):
         return f"[{part}]"
-    # A field path ends up in message attributes and logs: keep it encodable.
+    # A field path ends up in message attributes and logs: keep it encodable, and visible.
     text = part if part.isascii() else part.encode("utf-8", "backslashreplace").decode()
+    text = text or '""'
     return text if first else f".{text}"
 
 
@@ -316,10 +317,8 @@ def check_json_input(
         if isinstance(node, dict):
             for key in node:
                 if isinstance(key, str) and not _encodable(key):
-                    where = _joined(field, loc) or whole
-                    raise error(
-                        f"a key in {where or 'the input'} holds a lone surrogate", field=where
-                    )
+                    where = _joined(field, (*loc, key))
+                    raise error(f"the key {where} holds a lone surrogate", field=where)
             children: list[tuple[Any, int | str]] = [(v, k) for k, v in node.items()]
         else:
             children = [(v, i) for i, v in enumerate(node)]

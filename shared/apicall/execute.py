@@ -322,13 +322,17 @@ def execute_event(
     `time_left_ms` is the invocation's remaining time (see `execute`)."""
     from pydantic import ValidationError
 
-    from apicall.errors import config_error_from
+    from apicall.errors import check_json_input, config_error_from
 
     if not isinstance(event, dict):
         error = ConfigError("the event must be a JSON object", field="event")
         return failed_before_start(error).model_dump()
     try:
+        # pydantic reports a lone surrogate at the root, not where it is.
+        check_json_input(event)
         invocation = InvokeEvent.model_validate(event)
+    except ConfigError as unusable:
+        return failed_before_start(unusable).model_dump()
     except ValidationError as exc:
         error = config_error_from(exc, data=event, what="invoke event")
         return failed_before_start(error).model_dump()

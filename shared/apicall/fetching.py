@@ -38,11 +38,13 @@ from apicall import auth, client, mapping, templating
 from apicall.connections import connection_for, load_connection
 from apicall.errors import (
     ApicallError,
+    BlockedURL,
     ConfigError,
     InvalidResponse,
     UpstreamStatusError,
     check_json_input,
     config_error_from,
+    field_path,
     parse_json_input,
 )
 from apicall.models import Connection, FetchJob
@@ -622,13 +624,24 @@ class FetchRun:
         self.records_now += report.written
 
     def _error(self, error: ApicallError) -> dict[str, Any]:
+        field = error.field
+        if field is None and isinstance(error, BlockedURL):  # the guard knows URLs, not fields
+            field = self._url_field()
         return {
             "kind": error.kind,
             "message": auth.redact(error.message, self.secrets),
-            "field": error.field,
+            "field": field,
             "status": error.status,
             "page": self.state.pages + 1,
         }
+
+    def _url_field(self) -> str:
+        """Where the URL of the page being fetched came from."""
+        if self.state.pages:
+            return "pagination"  # a next link or a cursor of the API's
+        spec = self.job.request
+        relative = not spec.url.lower().startswith(("http://", "https://"))
+        return "request.connection" if spec.connection and relative else "request.url"
 
     def summary(self, status: str, error: dict[str, Any] | None) -> dict[str, Any]:
         state = self.state
@@ -742,8 +755,9 @@ def parse_continuation(body: Any) -> tuple[FetchJob, str]:
         raise ConfigError("the continuation message body must be a JSON object", field="body")
     for name in message:
         if name not in ("fetch", "run_id"):
+            where = field_path((name,))
             raise ConfigError(
-                f"{name}: not a field of a continuation message (fetch, run_id)", field=name
+                f"{where}: not a field of a continuation message (fetch, run_id)", field=where
             )
     if "fetch" not in message:
         raise ConfigError("the continuation message has no fetch job", field="fetch")

@@ -25,7 +25,7 @@ import re
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
@@ -258,8 +258,13 @@ def safe_url(url: str | httpx.URL) -> str:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, UnicodeError):
         return "(invalid URL)"
-    query = "&".join(f"{name}=***" for name, _ in parsed.params.multi_items())
-    shown = str(parsed.copy_with(userinfo=b"", query=query.encode() or None, fragment=None))
+    # Names percent-encoded again: httpx takes a query given as bytes to be ASCII.
+    names = (quote(name, safe="") for name, _ in parsed.params.multi_items())
+    query = "&".join(f"{name}=***" for name in names)
+    try:
+        shown = str(parsed.copy_with(userinfo=b"", query=query.encode() or None, fragment=None))
+    except (httpx.InvalidURL, UnicodeError):
+        return "(invalid URL)"
     return _USERINFO.sub(r"\1", shown)
 
 

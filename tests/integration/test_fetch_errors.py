@@ -296,3 +296,22 @@ def test_continuation_message_carries_the_job_it_resumes() -> None:
     parsed = fetching.parse_job(job(pagination={"type": "offset", "in": "body"}))
     message = json.loads(json.dumps(fetching._job_message(parsed)))
     assert fetching.parse_job(message) == parsed
+
+
+@pytest.mark.parametrize(
+    ("request_spec", "field"),
+    [
+        ({"url": "http://169.254.169.254/latest/meta-data"}, "request.url"),
+        ({"url": "http://127.0.0.1:9/orders"}, "request.url"),
+        ({"connection": "private", "url": "/orders"}, "request.connection"),
+    ],
+)
+def test_a_refused_url_names_the_field_it_came_from(
+    put_connection, request_spec: dict[str, Any], field: str
+) -> None:
+    put_connection("private", {"base_url": "http://10.0.0.1"})
+
+    answer = invoke(job(request=request_spec))
+
+    assert answer["status"] == "failed" and answer["error"]["kind"] == "blocked"
+    assert answer["error"]["field"] == field

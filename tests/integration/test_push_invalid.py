@@ -42,7 +42,7 @@ SURROGATE_BODIES = [
     (json.dumps(message(target__headers={"X-Name": "\udc00"})), "target.headers.X-Name"),
     (json.dumps(message(target__url="https://hooks.example.com/\ud800")), "target.url"),
     (json.dumps(message(event="\ud800")), "event"),
-    (json.dumps(message(record={"\ud800": 1})), "record"),
+    (json.dumps(message(record={"\ud800": 1})), "record.\\ud800"),
 ]
 DEEP_BODIES = [
     (nested(10_000), "body"),

@@ -35,6 +35,13 @@ def changed(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
     return data
 
 
+def nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 def request_field(event: dict[str, Any]) -> str | None:
     return execute_event(event)["error"]["field"]
 
@@ -120,6 +127,12 @@ CASES = [
         "request.path_params.int",
     ),
     (push_field, changed(PUSH, record=[1]), "record"),
+    # what JSON carries but nothing can send: named where it is, not at the root
+    (request_field, changed(REQUEST, **{"request.url": "https://x/\ud800"}), "request.url"),
+    (request_field, changed(REQUEST, values={"\udfff": 1}), "values.\\udfff"),
+    (request_field, changed(REQUEST, values={"a": nested(150)}), "values.a"),
+    (fetch_field, changed(FETCH, **{"request.headers": {"X": "\ud800"}}), "request.headers.X"),
+    (push_field, changed(PUSH, record={"": "\ud800"}), 'record.""'),
     (push_field, changed(PUSH, target={"url": "https://x", "method": "GET"}), "target.method"),
 ]
 
