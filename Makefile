@@ -83,12 +83,12 @@ serve: install
 	$(PY) -m local.serve
 
 invoke: install
-	$(PY) -m local.invoke $(FN) $(EVENT)
+	@$(PY) -m local.invoke $(FN) $(EVENT)
 
 # Move dead-lettered Push messages back to the push queue: make redrive [REDRIVE_ARGS="--id evt_1"]
 REDRIVE_ARGS ?= --all
 redrive: install
-	PYTHONPATH=shared $(PY) -m apicall.redrive $(REDRIVE_ARGS)
+	@PYTHONPATH=shared $(PY) -m apicall.redrive $(REDRIVE_ARGS)
 
 bench: install
 	$(PY) -m benchmarks.run_all

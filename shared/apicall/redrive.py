@@ -174,15 +174,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("give --dlq-url and --queue-url, or set PUSH_DLQ_URL and PUSH_QUEUE_URL")
 
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
 
-    sqs = boto3.client("sqs", endpoint_url=args.endpoint_url)
-    result = redrive(
-        sqs,
-        args.dlq_url,
-        args.queue_url,
-        ids=set(args.ids) if args.ids else None,
-        dry_run=args.dry_run,
-    )
+    try:
+        sqs = boto3.client("sqs", endpoint_url=args.endpoint_url)
+        result = redrive(
+            sqs,
+            args.dlq_url,
+            args.queue_url,
+            ids=set(args.ids) if args.ids else None,
+            dry_run=args.dry_run,
+        )
+    except (BotoCoreError, ClientError) as exc:  # a wrong URL, no credentials, no network
+        print(f"redrive: {exc}", file=sys.stderr)
+        return 1
     json.dump(result.to_dict(), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

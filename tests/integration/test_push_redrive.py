@@ -108,3 +108,14 @@ def test_a_returned_copy_is_recognised_by_its_source_message_id(push_rig: PushRi
     [letter] = push_rig.dead_letters()
     assert SOURCE_MESSAGE_ID in letter["MessageAttributes"]
     assert letter["MessageAttributes"]["apicall-attempts-before"]["StringValue"] == "1"
+
+
+def test_a_queue_that_does_not_exist_is_one_line_and_exit_1(push_rig: PushRig, capsys) -> None:
+    from apicall.redrive import main
+
+    missing = push_rig.dlq_url + "-missing"
+
+    assert main(["--all", "--dlq-url", missing, "--queue-url", push_rig.queue_url]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1
+    assert err.startswith("redrive: ") and "Traceback" not in err
