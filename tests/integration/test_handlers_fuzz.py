@@ -58,6 +58,19 @@ class Account:
     runs: RunsStore
     rejected_continuations: list[tuple[str, str | None]] = field(default_factory=list)
 
+    def attempts_of(self, sqs_message_id: str) -> list[dict[str, Any]]:
+        """The recorded push attempts of one SQS message, wherever its Push id put them."""
+        from boto3.dynamodb.conditions import Attr
+
+        items: list[dict[str, Any]] = []
+        options: dict[str, Any] = {"FilterExpression": Attr("sqs_message_id").eq(sqs_message_id)}
+        while True:
+            page = self.runs.table.scan(**options)
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return items
+            options["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def take_dead_letters(self, count: int) -> list[dict[str, Any]]:
         """`count` messages from the DLQ, deleted there (moto answers at once)."""
         letters: list[dict[str, Any]] = []
@@ -155,11 +168,7 @@ def test_push_handler_dead_letters_or_fails_every_malformed_message(
         message_id = record["messageId"]
         if message_id in failed:
             # Retried, so it is not lost; its recorded error names the field when it is input's.
-            [attempt] = [
-                item
-                for item in account.runs.table.scan()["Items"]
-                if item.get("sqs_message_id") == message_id
-            ]
+            [attempt] = account.attempts_of(message_id)
             assert attempt["error"]["kind"] != "internal", attempt["error"]
             TALLY[f"push failed: {attempt['error'].get('field') or attempt['error']['kind']}"] += 1
             continue
