@@ -18,7 +18,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from apicall import consent, testapi
-from apicall.errors import ApicallError, field_path
+from apicall.errors import ApicallError, named_problems
 from apicall.observability import logger, metrics, tracer
 
 TITLE = "apicall test API"
@@ -129,16 +129,33 @@ def _document(server: str) -> str:
     return app.get_openapi_json_schema(servers=[Server(url=server)])
 
 
+def _body() -> Any:
+    """The JSON body being validated (it was readable, or validation would not have run)."""
+    try:
+        return app.current_event.json_body
+    except ApicallError:
+        return None
+
+
 @app.exception_handler(RequestValidationError)
 def invalid_input(exc: RequestValidationError) -> Response:
-    fields, problems = [], []
+    # ("body", "request", "url") -> request.url; ("query", "state") -> state. The body is walked
+    # alongside its errors, which leaves out the union tags pydantic adds (`request.body.json`).
+    by_source: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for err in exc.errors():
         loc = tuple(err.get("loc", ()))
-        # ("body", "request", "url") -> request.url; ("query", "state") -> state
-        name = field_path(loc[1:] if loc[:1] in _SOURCES else loc) or str(loc[0] if loc else "body")
-        fields.append(name)
-        problems.append(f"{name}: {err.get('msg', err.get('type'))}")
-    answer = testapi.error_body("invalid_request", "; ".join(problems), fields)
+        source = loc[:1] if loc[:1] in _SOURCES else ()
+        by_source.setdefault(source, []).append({**err, "loc": loc[len(source) :]})
+    problems: list[tuple[str, str]] = []
+    for source, errors in by_source.items():
+        named = (
+            named_problems(errors, data=_body()) if source == ("body",) else named_problems(errors)
+        )
+        for name, message in named:
+            problems.append((name or str(source[0] if source else "body"), message))
+    fields = list(dict.fromkeys(name for name, _ in problems))
+    message = "; ".join(f"{name}: {why}" for name, why in problems)
+    answer = testapi.error_body("invalid_request", message, fields)
     return Response(422, "application/json", answer)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -249,17 +249,30 @@ def config_error_from(
     union's other members expected (a dictionary, when the input is a list) is left out. The
     message lists every problem; input values are left out because they may be secrets.
     """
-    relevant: list[tuple[str, str]] = []
-    other: list[tuple[str, str]] = []
-    for err in exc.errors(include_input=False, include_url=False):
-        name, mismatched = _walk(tuple(err["loc"]), data)
-        if prefix:
-            name = f"{prefix}.{name}" if name else prefix
-        (other if mismatched else relevant).append((name, err["msg"]))
-    problems = relevant or other
+    problems = named_problems(
+        exc.errors(include_input=False, include_url=False), data=data, prefix=prefix
+    )
     first_field = next((name for name, _ in problems if name), None)
     message = "; ".join(f"{name or '(root)'}: {msg}" for name, msg in problems)
     return ConfigError(f"invalid {what}: {message}", field=first_field)
+
+
+def named_problems(
+    errors: Iterable[Mapping[str, Any]], *, data: Any = _UNKNOWN, prefix: str = ""
+) -> list[tuple[str, str]]:
+    """(field, message) of each pydantic error, fields named as in `config_error_from`, each
+    problem once; errors of a union member the input is not are left out when others remain."""
+    relevant: list[tuple[str, str]] = []
+    other: list[tuple[str, str]] = []
+    for err in errors:
+        name, mismatched = _walk(tuple(err["loc"]), data)
+        if prefix:
+            name = f"{prefix}.{name}" if name else prefix
+        problem = (name, str(err.get("msg", err.get("type"))))
+        bucket = other if mismatched else relevant
+        if problem not in bucket:
+            bucket.append(problem)
+    return relevant or other
 
 
 # --- JSON input that validates but cannot be used ---------------------------------------------

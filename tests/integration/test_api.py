@@ -167,6 +167,28 @@ def test_invalid_body_answers_422_with_every_field_path() -> None:
     assert answer["error"]["fields"] == ["request.method", "values"]
 
 
+@pytest.mark.parametrize(
+    ("request_spec", "field"),
+    [
+        ({"body": {"type": "json", "valu": 1}}, "request.body.valu"),
+        ({"body": {"type": "form", "fields": {"a": [1]}}}, "request.body.fields.a"),
+        ({"query": [["a", {"b": 1}]]}, "request.query[0][1]"),
+        ({"body": {"type": "multipart", "files": [{"name": "f"}]}}, "request.body.files[0]"),
+    ],
+)
+def test_422_names_fields_as_the_body_spells_them_once_each(
+    request_spec: dict[str, Any], field: str
+) -> None:
+    spec = {"url": "https://api.example.com/x", **request_spec}
+
+    status, answer = call(with_body("api_test.json", request=spec))
+
+    assert status == 422
+    assert answer["error"]["fields"][0].startswith(field)
+    assert len(answer["error"]["fields"]) == len(set(answer["error"]["fields"]))
+    assert ".json." not in answer["error"]["message"] and "list[" not in answer["error"]["message"]
+
+
 def test_body_that_is_not_json_answers_422() -> None:
     event = copy.deepcopy(load_event("api_test.json"))
     event["body"] = "{not json"
