@@ -45,6 +45,10 @@ MAX_DEPTH = 8
 # so one entity can never fill the answer on its own.
 MAX_FIELDS = 500
 MAX_SCHEMA_NODES = 3_000
+MAX_SCHEMA_VALUES = 4 * MAX_SCHEMA_NODES
+# A document's own nesting walked at most (a schema 600 objects deep is no API's, but it must not
+# exhaust Python's recursion limit of 1,000 frames).
+MAX_NESTING = 64
 _SUMMARY_CHARS = 200
 _SCALAR_TYPES = {"string", "number", "integer", "boolean"}
 # Property names under which APIs commonly wrap a page of rows.
@@ -69,21 +73,54 @@ def load_document(source: Any, *, field: str = "openapi") -> dict[str, Any]:
         raise ConfigError("the OpenAPI document must be an object or JSON/YAML text", field=field)
     try:
         document = json.loads(source)
+    except RecursionError:
+        raise ConfigError("the document nests too deeply to be read", field=field) from None
     except ValueError:
-        import yaml
-
         text = source.decode("utf-8", errors="replace") if isinstance(source, bytes) else source
-        # libyaml's parser when PyYAML has it: several times faster than the pure-Python one.
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        try:
-            document = yaml.load(text, Loader=loader)  # noqa: S506 (a safe loader)
-        except yaml.YAMLError as exc:
-            raise ConfigError(
-                f"the document is neither JSON nor YAML: {exc}", field=field
-            ) from None
+        document = _load_yaml(text, field)
     if not isinstance(document, dict):
         raise ConfigError("the OpenAPI document must be an object", field=field)
     return document
+
+
+def _load_yaml(text: str, field: str) -> Any:
+    import yaml
+
+    # libyaml's parser when PyYAML has it: several times faster than the pure-Python one.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        document = yaml.load(text, Loader=loader)  # noqa: S506 (a safe loader)
+    except RecursionError:
+        raise ConfigError("the document nests too deeply to be read", field=field) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"the document is neither JSON nor YAML: {exc}", field=field) from None
+    # An alias makes one object appear in many places: nested aliases ("billion laughs") make a
+    # few kilobytes of text a document too large to walk. Text without aliases has fewer values
+    # than characters, so that bound is what aliases may not exceed. Aliases need anchors.
+    if _ANCHOR.search(text) and _values_beyond(document, len(text)):
+        raise ConfigError(
+            "the document's YAML aliases repeat more values than its text holds", field=field
+        )
+    return document
+
+
+_ANCHOR = re.compile(r"(?:^|[\s\[{,])&[^\s,\[\]{}]")
+
+
+def _values_beyond(document: Any, limit: int) -> bool:
+    """Whether walking `document` as a tree meets more than `limit` values."""
+    stack = [document]
+    seen = 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def fetch_document(
@@ -232,7 +269,7 @@ def _fill(operations: Sequence[_Operation], render: Any, budget: int) -> _Page:
 def _offset(cursor: str | None) -> int:
     if cursor is None:
         return 0
-    if not cursor.isdigit():
+    if not (cursor.isascii() and cursor.isdigit()):
         raise ConfigError("next is not a cursor this API gave", field="next")
     return int(cursor)
 
@@ -698,7 +735,7 @@ def _base_url(document: Mapping[str, Any], version: str) -> str | None:
             return None
         schemes = _listed(document.get("schemes")) or ["https"]
         scheme = "https" if "https" in schemes else schemes[0]
-        return f"{scheme}://{host}{(document.get('basePath') or '').rstrip('/')}"
+        return f"{scheme}://{host}{str(document.get('basePath') or '').rstrip('/')}"
     servers = _listed(document.get("servers"))
     if not servers or not isinstance(servers[0], Mapping):
         return None
@@ -762,17 +799,22 @@ class _Schemas:
         return (node if isinstance(node, Mapping) else {}), location, (*trail, *followed), repeated
 
     def merged(
-        self, schema: Any, location: Location, trail: tuple[str, ...] = ()
+        self, schema: Any, location: Location, trail: tuple[str, ...] = (), depth: int = 0
     ) -> tuple[Mapping[str, Any], tuple[str, ...], bool]:
-        """allOf merged into one schema; the first choice of oneOf/anyOf stands for the rest."""
+        """allOf merged into one schema; the first choice of oneOf/anyOf stands for the rest.
+
+        The flag is true when the schema must not be descended into: a reference repeated on
+        the trail, or allOf/oneOf nested past MAX_NESTING."""
         schema, location, trail, repeated = self.resolve(schema, location, trail)
-        if repeated:
+        if repeated or depth > MAX_NESTING:
             return schema, trail, True
         if isinstance(schema.get("allOf"), list):
             out: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
             properties: dict[str, Any] = dict(_mapping(out.get("properties")))
             for index, part in enumerate(schema["allOf"]):
-                part, trail, part_repeated = self.merged(part, (*location, "allOf", index), trail)
+                part, trail, part_repeated = self.merged(
+                    part, (*location, "allOf", index), trail, depth + 1
+                )
                 if not part_repeated:
                     properties.update(_mapping(part.get("properties")))
                 for key in ("type", "items", "format"):
@@ -794,7 +836,7 @@ class _Schemas:
                 rest = {k: v for k, v in schema.items() if k != key}
                 if choice_repeated:
                     return {**rest, **choice}, choice_trail, True
-                return self.merged({**rest, **choice}, location, choice_trail)
+                return self.merged({**rest, **choice}, location, choice_trail, depth + 1)
         return schema, trail, False
 
     def field_type(self, schema: Any, location: Location, trail: tuple[str, ...] = ()) -> str:
@@ -887,7 +929,9 @@ class _Schemas:
         self, node: Any, location: Location, trail: tuple[str, ...] = (), depth: int = 0
     ) -> Any:
         """A JSON copy with references replaced by what they point at; a reference that repeats
-        on its own trail, lies deeper than MAX_DEPTH or past the node budget stays a `$ref`."""
+        on its own trail, lies deeper than MAX_DEPTH or past the node budget stays a `$ref`.
+        Past MAX_SCHEMA_VALUES (only a document sharing objects, through YAML aliases, gets
+        there), objects and arrays are left empty."""
         return self._expand(node, location, trail, depth, names_schemas=False)
 
     def _expand(
@@ -899,46 +943,50 @@ class _Schemas:
         *,
         names_schemas: bool,
     ) -> Any:
-        if isinstance(node, Mapping):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and not names_schemas:
-                if ref in trail or depth > MAX_DEPTH or self.nodes >= MAX_SCHEMA_NODES:
-                    return {"$ref": ref}
-                target, target_location, followed = self.reader.deref(node, location)
-                if any(r in trail for r in followed[1:]):
-                    return {"$ref": ref}
-                return self._expand(
-                    target, target_location, (*trail, *followed), depth, names_schemas=False
-                )
-            self.nodes += 1
-            out = {}
-            for key, value in node.items():
-                key = str(key)
-                if key in _DATA_KEYS and not names_schemas:
-                    out[key] = _json_data(value)
-                else:
-                    out[key] = self._expand(
-                        value, location, trail, depth + 1, names_schemas=key in _SCHEMA_MAPS
-                    )
-            return out
+        if not isinstance(node, Mapping | list):
+            return self._data(node, depth)
+        if depth > MAX_NESTING or self.nodes >= MAX_SCHEMA_VALUES:
+            return {} if isinstance(node, Mapping) else []
         if isinstance(node, list):
             self.nodes += 1
             return [
                 self._expand(value, location, trail, depth + 1, names_schemas=False)
                 for value in node
             ]
-        return _json_data(node)
+        ref = node.get("$ref")
+        if isinstance(ref, str) and not names_schemas:
+            if ref in trail or depth > MAX_DEPTH or self.nodes >= MAX_SCHEMA_NODES:
+                return {"$ref": ref}
+            target, target_location, followed = self.reader.deref(node, location)
+            if any(r in trail for r in followed[1:]):
+                return {"$ref": ref}
+            return self._expand(
+                target, target_location, (*trail, *followed), depth, names_schemas=False
+            )
+        self.nodes += 1
+        out = {}
+        for key, value in node.items():
+            key = str(key)
+            if key in _DATA_KEYS and not names_schemas:
+                out[key] = self._data(value, depth + 1)
+            else:
+                out[key] = self._expand(
+                    value, location, trail, depth + 1, names_schemas=key in _SCHEMA_MAPS
+                )
+        return out
 
-
-def _json_data(value: Any) -> Any:
-    """A value from the document as JSON: YAML's dates and odd keys become strings."""
-    if isinstance(value, Mapping):
-        return {str(k): _json_data(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_data(v) for v in value]
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return _text(value)
+    def _data(self, value: Any, depth: int) -> Any:
+        """A value from the document as JSON: YAML's dates and odd keys become strings."""
+        if isinstance(value, Mapping | list):
+            if depth > MAX_NESTING or self.nodes >= MAX_SCHEMA_VALUES:
+                return None
+            self.nodes += 1
+            if isinstance(value, list):
+                return [self._data(v, depth + 1) for v in value]
+            return {str(k): self._data(v, depth + 1) for k, v in value.items()}
+        if value is None or isinstance(value, str | int | float | bool):
+            return value
+        return _text(value)
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

@@ -509,3 +509,65 @@ def test_a_very_wide_answer_maps_at_most_max_fields() -> None:
     (found,) = discover(document)["entities"]
 
     assert len(found["response_fields"]) == MAX_FIELDS
+
+
+# --- documents built to exhaust the reader ------------------------------------------------------
+
+
+def test_yaml_aliases_that_share_a_parameter_are_read() -> None:
+    text = """
+openapi: 3.0.3
+info: {title: shared, version: '1'}
+x-shared: &id {name: id, in: path, required: true, schema: {type: integer}}
+paths:
+  /a/{id}: {get: {parameters: [*id], responses: {'200': {description: ok}}}}
+  /b/{id}: {get: {parameters: [*id], responses: {'200': {description: ok}}}}
+"""
+    result = discover(load_document(text))
+
+    assert [e["path_params"][0]["type"] for e in result["entities"]] == ["integer", "integer"]
+
+
+def test_nested_yaml_aliases_billion_laughs_are_refused() -> None:
+    lines = ["openapi: 3.0.3", "a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+
+    with pytest.raises(ConfigError) as caught:
+        load_document("\n".join(lines))
+
+    assert caught.value.field == "openapi"
+    assert "aliases" in caught.value.message
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, '{"a":' * 100_000 + "1}"])
+def test_json_nested_beyond_the_parser_is_refused(text: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_document(text)
+
+    assert caught.value.message == "the document nests too deeply to be read"
+
+
+def test_schemas_nested_hundreds_deep_are_cut_not_a_crash() -> None:
+    deep: dict[str, Any] = {"type": "string"}
+    for _ in range(600):
+        deep = {"type": "object", "properties": {"a": deep}, "allOf": [{"allOf": [{}]}]}
+    content = {"application/json": {"schema": deep}}
+    document = one_operation(
+        {
+            "parameters": [{"name": "id", "in": "path", "required": True}],
+            "requestBody": {"content": content},
+            "responses": {"200": {"description": "ok", "content": content}},
+        }
+    )
+
+    (found,) = discover(document)["entities"]
+
+    assert found["response_fields"][0]["name"].startswith("a.a.a")
+    json.dumps(found)
+
+
+def test_a_cursor_of_other_digits_is_refused() -> None:
+    with pytest.raises(ConfigError) as caught:
+        discover(petstore(), cursor="²")
+
+    assert caught.value.field == "next"
