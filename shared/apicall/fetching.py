@@ -47,6 +47,7 @@ from apicall.errors import (
     field_path,
     parse_json_input,
 )
+from apicall.execute import check_spec
 from apicall.models import Connection, FetchJob
 from apicall.observability import MetricUnit, logger, metrics
 from apicall.pagination import (
@@ -725,9 +726,32 @@ def parse_job(data: Any, *, field: str = "") -> FetchJob:
         raise ConfigError("the fetch job must be a JSON object", field=field or "job")
     check_json_input(data, field=field)
     try:
-        return FetchJob.model_validate(data)
+        job = FetchJob.model_validate(data)
     except ValidationError as exc:
         raise config_error_from(exc, data=data, prefix=field, what="fetch job") from exc
+    check_job(job, field=field)
+    return job
+
+
+def check_job(job: FetchJob, *, field: str = "") -> None:
+    """Raise ConfigError naming the field for a template or JSONPath of `job` that cannot work,
+    before the first page is requested (a POST search would otherwise run for nothing)."""
+    prefix = f"{field}." if field else ""
+    try:
+        check_spec(job.request)
+    except ConfigError as error:
+        error.field = f"{prefix}{error.field}" if error.field else error.field
+        raise
+    paths = [("records.path", job.records.path), ("records.key", job.records.key)]
+    paths += [(f"records.fields[{i}].path", f.path) for i, f in enumerate(job.records.fields)]
+    for name in ("cursor_path", "next_url_path", "total_pages_path"):
+        path = getattr(job.pagination, name, None)
+        if path:
+            paths.append((f"pagination.{name}", path))
+    if job.incremental is not None:
+        paths.append(("incremental.field", job.incremental.field))
+    for name, path in paths:
+        mapping.check_path(path, field=f"{prefix}{name}")
 
 
 def fetch_scheduled(event: Any, context: Any = None, **options: Any) -> dict[str, Any]:

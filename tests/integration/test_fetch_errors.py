@@ -93,6 +93,42 @@ def test_a_bad_jsonpath_for_the_key_is_a_config_error(stub, tables) -> None:
     assert answer["error"]["field"] == "records.key"
 
 
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"records": {"path": "$.data[", "key": "$.id"}}, "records.path"),
+        ({"records": {"path": "$.data[*]", "key": "$.[id"}}, "records.key"),
+        (
+            {
+                "records": {
+                    "path": "$.data[*]",
+                    "key": "$.id",
+                    "fields": [{"name": "a", "path": "$["}],
+                }
+            },
+            "records.fields[0].path",
+        ),
+        ({"pagination": {"type": "cursor", "cursor_path": "$..["}}, "pagination.cursor_path"),
+        ({"pagination": {"type": "next_url", "next_url_path": "$.a["}}, "pagination.next_url_path"),
+        ({"incremental": {"param": "since", "field": "$.a[?"}}, "incremental.field"),
+        (
+            {"request": {"connection": "stub", "url": "/orders", "response": {"data_path": "$["}}},
+            "request.response.data_path",
+        ),
+    ],
+)
+def test_a_bad_path_or_template_in_a_job_fails_before_any_page_is_requested(
+    stub, tables, changes: dict[str, Any], field: str
+) -> None:
+    stub.expect_request("/orders").respond_with_json({"data": [{"id": 1}], "next": None})
+
+    answer = invoke(job(**changes))
+
+    assert answer["status"] == "failed" and answer["error"]["kind"] == "invalid_request"
+    assert answer["error"]["field"].startswith(field)
+    assert stub.log == []
+
+
 def test_an_unknown_connection_is_a_config_error(tables) -> None:
     answer = invoke(job(request={"connection": "nowhere", "url": "/orders"}))
 
