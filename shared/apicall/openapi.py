@@ -364,6 +364,7 @@ class _Reader:
     root: Mapping[str, Any]
     version: str
     _targets: dict[str, tuple[Any, Location]] = field(default_factory=dict)
+    _resolving: list[str] = field(default_factory=list)
     listing_warnings: list[dict[str, str]] = field(default_factory=list)
     detail_warnings: list[dict[str, str]] = field(default_factory=list)
 
@@ -411,12 +412,23 @@ class _Reader:
         pointer = unquote(ref[1:])
         if pointer and not pointer.startswith("/"):
             raise _Unresolvable(f"$ref {ref[:200]!r} is not a JSON pointer into the document")
-        node: Any = self.root
-        location: list[str | int] = []
-        for token in pointer.split("/")[1:] if pointer else []:
-            token = token.replace("~1", "/").replace("~0", "~")
-            node, step = self._step(node, token, ref, location)
-            location.append(step)
+        # A pointer may pass through references (_step), which may pass through others.
+        if ref in self._resolving:
+            raise _Unresolvable(f"$ref {ref[:200]!r} passes through a cycle of references")
+        if len(self._resolving) > MAX_NESTING:
+            raise _Unresolvable(
+                f"$ref {ref[:200]!r} passes through more than {MAX_NESTING} references"
+            )
+        self._resolving.append(ref)
+        try:
+            node: Any = self.root
+            location: list[str | int] = []
+            for token in pointer.split("/")[1:] if pointer else []:
+                token = token.replace("~1", "/").replace("~0", "~")
+                node, step = self._step(node, token, ref, location)
+                location.append(step)
+        finally:
+            self._resolving.pop()
         found = (node, tuple(location))
         self._targets[ref] = found
         return found
@@ -430,7 +442,7 @@ class _Reader:
                 if token.isdigit() and int(token) in node:
                     return node[int(token)], token
                 inner = node.get("$ref")
-                if isinstance(inner, str) and inner != ref:
+                if isinstance(inner, str):
                     # Some documents point through a reference (#/a/b where a is a $ref).
                     node = self.target(inner)[0]
                     continue

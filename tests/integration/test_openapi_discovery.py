@@ -571,3 +571,22 @@ def test_a_cursor_of_other_digits_is_refused() -> None:
         discover(petstore(), cursor="²")
 
     assert caught.value.field == "next"
+
+
+def test_a_pointer_through_a_reference_is_followed_and_a_cycle_of_them_refused() -> None:
+    through = one_operation(
+        {"parameters": [{"$ref": "#/components/parameters/Alias/id"}]},
+        parameters={"Alias": {"$ref": "#/components/x-ids"}},
+        **{"x-ids": {"id": {"name": "id", "in": "path", "required": True}}},
+    )
+    looped = one_operation(
+        {"parameters": [{"$ref": "#/components/parameters/A/id"}]},
+        parameters={"A": {"$ref": "#/components/parameters/A/id"}},
+    )
+
+    (found,) = discover(through)["entities"]
+    with pytest.raises(ConfigError) as caught:
+        discover(looped)
+
+    assert found["path_params"][0]["name"] == "id"
+    assert "passes through a cycle of references" in caught.value.message
