@@ -23,6 +23,7 @@ import socket
 import string
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -395,8 +396,13 @@ def moto_server(port: int | None = None, *, in_process: bool = True) -> Iterator
         return
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    endpoint_url = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://127.0.0.1:{port}"
+        # moto keeps its state per process: a server in this process would otherwise start with
+        # the resources of every stack an earlier one held (tests run several stacks in turn).
+        reset = urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST")  # noqa: S310
+        urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310 (our loopback server)
+        yield endpoint_url
     finally:
         server.stop()
 
