@@ -6,5 +6,6 @@ from tests.support.servers import (  # noqa: F401  (fixtures)
     https_server,
     mtls_server,
     scripted_server,
+    server,
     tls_ca,
 )

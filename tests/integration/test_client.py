@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -46,15 +46,6 @@ LOCAL = Connection(allow_private_network=True)
 # The strict policy, except that the test servers on 127.0.0.1 may be reached.
 LOOPBACK_ONLY = Guard(permit_loopback=True)
 MB = 1024 * 1024
-
-
-@pytest.fixture
-def server() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
 
 
 def fetch(

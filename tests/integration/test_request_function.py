@@ -294,15 +294,6 @@ def test_the_test_api_answers_within_api_gateways_integration_timeout(
     assert left() == expected_ms
 
 
-@pytest.fixture
-def server() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
-
-
 @pytest.mark.parametrize(
     ("response", "field"),
     [

@@ -7,7 +7,6 @@ redirect, a fetch following next links) and read what the server parsed.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,15 +21,6 @@ from functions.fetch import app as fetch_app
 from local.stack import LocalContext
 
 LOCAL = Connection(allow_private_network=True, retry={"attempts": 1})
-
-
-@pytest.fixture
-def server() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
 
 
 def run(

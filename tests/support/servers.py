@@ -154,6 +154,16 @@ def server_tls_context(ca: trustme.CA, *, require_client_cert: bool = False) -> 
 
 
 @pytest.fixture
+def server() -> Iterator[HTTPServer]:
+    """pytest-httpserver on 127.0.0.1, a fresh one for each test."""
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+@pytest.fixture
 def https_server(tls_ca: trustme.CA) -> Iterator[HTTPServer]:
     """pytest-httpserver over TLS on 127.0.0.1 with a certificate from `tls_ca`."""
     server = HTTPServer(host="127.0.0.1", port=0, ssl_context=server_tls_context(tls_ca))
