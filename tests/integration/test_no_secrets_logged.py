@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -13,7 +11,6 @@ import pytest
 from werkzeug.wrappers import Request, Response
 
 from apicall.delivery import attempt_history
-from apicall.observability import logger as apicall_logger
 from apicall.store import RunsStore
 from functions.fetch import app as fetch_app
 from functions.request import app
@@ -74,16 +71,6 @@ def connections(api: str, put_connection) -> list[str]:
     for name, auth in auths.items():
         put_connection(name, {"base_url": api, "auth": auth, "allow_private_network": True})
     return list(auths)
-
-
-@pytest.fixture
-def everything_logged(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """apicall's logger and the root logger both at DEBUG, as an operator chasing a bug would."""
-    previous = apicall_logger.log_level
-    apicall_logger.setLevel("DEBUG")
-    caplog.set_level(logging.DEBUG)
-    yield
-    apicall_logger.setLevel(previous)
 
 
 @pytest.mark.usefixtures("everything_logged")

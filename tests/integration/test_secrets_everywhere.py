@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Iterator
 from contextlib import suppress
 from typing import Any
 from urllib.parse import quote
@@ -21,7 +20,6 @@ from urllib.parse import quote
 import pytest
 from boto3.dynamodb.types import Binary
 
-from apicall.observability import logger as apicall_logger
 from functions.fetch import app as fetch_app
 from functions.request import api as test_api
 from functions.request import app as request_app
@@ -134,16 +132,6 @@ def connections(echo: tuple[EchoAPI, str], put_connection, aws) -> dict[str, str
         Name="apicall/signing/hooks", SecretString=SIGNING_KEY
     )
     return urls
-
-
-@pytest.fixture
-def everything_logged(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """apicall's logger and the root logger at DEBUG, as an operator chasing a bug would set."""
-    previous = apicall_logger.log_level
-    apicall_logger.setLevel("DEBUG")
-    caplog.set_level(logging.DEBUG)
-    yield
-    apicall_logger.setLevel(previous)
 
 
 @pytest.mark.usefixtures("everything_logged")
