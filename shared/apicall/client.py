@@ -125,26 +125,24 @@ def _build_client(connection: Connection) -> httpx.Client:
     )
 
 
-def build_transport(connection: Connection) -> httpx.HTTPTransport:
+def build_transport(connection: Connection) -> network.GuardedTransport:
     """The connection's TLS (CA bundle, client certificate), proxy and pool, with sockets opened
-    through `network.GuardedBackend`: the API client and the OAuth token client both use it."""
-    limits = httpx.Limits(
-        max_connections=connection.max_in_flight,
-        max_keepalive_connections=connection.max_in_flight,
-    )
-    transport = httpx.HTTPTransport(
-        verify=_ssl_context(connection), limits=limits, proxy=connection.proxy, trust_env=False
-    )
-    # httpx 0.28 has no public hook for the network backend; httpcore's pool takes one. Behind a
-    # proxy the socket goes to the proxy (often on a private network), so only the deadline
-    # applies there and the target is checked by the guard before each hop.
+    through `network.GuardedBackend`: the API client and the OAuth token client both use it.
+
+    Behind a proxy the socket goes to the proxy (often on a private network), so only the deadline
+    applies there and the target is checked by the guard before each hop.
+    """
     from apicall import network
 
     backend = network.GuardedBackend(
         _GUARDS[connection.allow_private_network], check_addresses=connection.proxy is None
     )
-    transport._pool._network_backend = backend
-    return transport
+    return network.GuardedTransport(
+        backend,
+        ssl_context=_ssl_context(connection),
+        proxy=connection.proxy,
+        max_connections=connection.max_in_flight,
+    )
 
 
 class _NoCookies(httpx.Cookies):
@@ -155,9 +153,16 @@ class _NoCookies(httpx.Cookies):
 class _CookielessClient(httpx.Client):
     """A client that never keeps a cookie: it outlives one workflow run, and cookies from one run
     must never reach another. Not storing them at all also saves httpx's per-response pass through
-    the standard library's cookie jar."""
+    the standard library's cookie jar.
+
+    Its transport is always a `network.GuardedTransport`; `send` relies on that transport's
+    backend (`backend`) to judge addresses at connect time and to clamp socket operations."""
 
     _no_cookies = _NoCookies()
+
+    def __init__(self, *, transport: network.GuardedTransport, **options: Any) -> None:
+        super().__init__(transport=transport, **options)
+        self.backend = transport.backend
 
     @property  # type: ignore[misc]  # read-only on purpose
     def cookies(self) -> httpx.Cookies:
@@ -438,10 +443,7 @@ class _Exchange:
 
 def _guarded_backend(client: httpx.Client) -> network.GuardedBackend | None:
     """The client's `network.GuardedBackend`; None for an injected client without one."""
-    from apicall import network
-
-    backend = getattr(getattr(client._transport, "_pool", None), "_network_backend", None)
-    return backend if isinstance(backend, network.GuardedBackend) else None
+    return client.backend if isinstance(client, _CookielessClient) else None
 
 
 def _target(request: OutgoingRequest) -> httpx.URL:

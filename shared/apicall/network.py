@@ -1,4 +1,9 @@
-"""The socket layer under the HTTP client: connect-time address checks and the total deadline.
+"""The layer under the HTTP client: connect-time address checks, the total deadline, and the
+httpx transport that puts both on every request.
+
+`GuardedTransport` is an `httpx.BaseTransport` over an `httpcore.ConnectionPool` built with
+`network_backend=GuardedBackend(...)`: only public constructor arguments of both libraries, so
+a renamed private attribute cannot take the address check off the path of a request.
 
 httpcore (and with it this module) is imported on the first request, as httpx itself does, so a
 cold start does not pay for it before the function is invoked.
@@ -9,11 +14,13 @@ from __future__ import annotations
 import contextvars
 import ssl
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpcore
+import httpx
 
 from apicall.guard import Guard
 
@@ -107,3 +114,119 @@ class GuardedBackend(httpcore.SyncBackend):
                 if index == len(addresses) - 1:
                     raise
         raise httpcore.ConnectError(f"no address to connect to for {host}")
+
+
+# httpcore's errors and the httpx errors of the same name, which the client translates once.
+_ERRORS: dict[type[Exception], type[httpx.TransportError]] = {
+    getattr(httpcore, name): getattr(httpx, name)
+    for name in (
+        "TimeoutException",
+        "ConnectTimeout",
+        "ReadTimeout",
+        "WriteTimeout",
+        "PoolTimeout",
+        "NetworkError",
+        "ConnectError",
+        "ReadError",
+        "WriteError",
+        "ProxyError",
+        "UnsupportedProtocol",
+        "ProtocolError",
+        "LocalProtocolError",
+        "RemoteProtocolError",
+    )
+}
+
+
+@contextmanager
+def _as_httpx_errors() -> Iterator[None]:
+    """Raise an httpcore error as the httpx error of the same name (the most specific one)."""
+    try:
+        yield
+    except Exception as exc:
+        for kind in type(exc).__mro__:
+            if kind in _ERRORS:
+                raise _ERRORS[kind](str(exc)) from exc
+        raise  # the guard's own errors (BlockedURL, ...) and anything else pass as they are
+
+
+def _core_url(url: httpx.URL) -> httpcore.URL:
+    return httpcore.URL(
+        scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+    )
+
+
+class _Body(httpx.SyncByteStream):
+    """A response body read from the pool, its errors raised as httpx errors."""
+
+    def __init__(self, stream: Iterable[bytes]) -> None:
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[bytes]:
+        with _as_httpx_errors():
+            yield from self._stream
+
+    def close(self) -> None:
+        close = getattr(self._stream, "close", None)
+        if close is not None:
+            close()
+
+
+class GuardedTransport(httpx.BaseTransport):
+    """HTTP/1.1 over one httpcore pool whose sockets all open through `backend`.
+
+    The pool holds at most `max_connections` connections, all kept alive for
+    `keepalive_expiry` seconds; waiting longer than the request's pool timeout for one is
+    `httpx.PoolTimeout`. With a `proxy` (an http(s) URL whose userinfo is its Basic credentials)
+    every socket goes to the proxy: plain http is forwarded, https is tunnelled with CONNECT.
+    """
+
+    def __init__(
+        self,
+        backend: GuardedBackend,
+        *,
+        ssl_context: ssl.SSLContext,
+        proxy: str | None = None,
+        max_connections: int,
+        keepalive_expiry: float = 5.0,  # httpx's default
+    ) -> None:
+        self.backend = backend
+        self._connections = httpcore.ConnectionPool(
+            ssl_context=ssl_context,
+            proxy=_core_proxy(proxy) if proxy else None,
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=keepalive_expiry,
+            http1=True,
+            http2=False,
+            network_backend=backend,
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(request.stream, httpx.SyncByteStream)
+        sent = httpcore.Request(
+            method=request.method,
+            url=_core_url(request.url),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,  # "timeout": the deadline's remaining seconds
+        )
+        with _as_httpx_errors():
+            received = self._connections.handle_request(sent)
+        assert isinstance(received.stream, Iterable)
+        return httpx.Response(
+            status_code=received.status,
+            headers=received.headers,
+            stream=_Body(received.stream),
+            extensions=received.extensions,
+        )
+
+    def close(self) -> None:
+        self._connections.close()
+
+
+def _core_proxy(url: str) -> httpcore.Proxy:
+    # httpx.Proxy reads the URL as httpx's own transport would: percent-decoded credentials,
+    # taken out of the URL and sent as Proxy-Authorization.
+    proxy = httpx.Proxy(url)
+    return httpcore.Proxy(url=_core_url(proxy.url), auth=proxy.raw_auth)
