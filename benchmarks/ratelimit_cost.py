@@ -37,7 +37,7 @@ from apicall.models import Connection, RateLimit
 from apicall.ratelimit import RateLimiter
 from apicall.templating import OutgoingRequest
 from local import infra
-from local.stack import free_port
+from local.stack import free_port, moto_server
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
@@ -139,69 +139,67 @@ def main(quick: bool) -> None:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
-    api_port, moto_port = free_port(), free_port()
+    api_port = free_port()
     api = subprocess.Popen([sys.executable, "-c", SERVER, str(api_port)], stderr=subprocess.DEVNULL)
-    moto = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url, endpoint = f"http://127.0.0.1:{api_port}/ok", f"http://127.0.0.1:{moto_port}"
+    url = f"http://127.0.0.1:{api_port}/ok"
     try:
-        wait_until_up(url)
-        wait_until_up(f"{endpoint}/moto-api/")
-        table_name = f"bench-runs-{uuid.uuid4().hex[:6]}"
-        client = boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION)
-        infra.create_table(client, table_name, infra.table_definitions()["RunsTable"])
-        table, calls = counting_table(endpoint, table_name)
-        limiter = RateLimiter(table)
-        connection = limited(NEVER_BINDS)
-
-        # 1. one caller, warm: the limiter's cost on every request
-        for _ in range(50):
-            send_one(url, UNLIMITED, None)
-            send_one(url, connection, limiter)
-        bare: list[float] = []
-        with_limit: list[float] = []
-        calls.clear()
-        for _ in range(total // 100):
-            for conn, lim, sink in ((UNLIMITED, None, bare), (connection, limiter, with_limit)):
-                for _ in range(100):
-                    started = time.perf_counter()
-                    send_one(url, conn, lim)
-                    sink.append(time.perf_counter() - started)
-        print(f"1. one warm caller, {len(bare)} requests each, interleaved by 100")
-        for name, q in (("p50", 0.5), ("p99", 0.99)):
-            b, w = percentile(bare, q) * 1000, percentile(with_limit, q) * 1000
-            print(f"   {name}: no limit {b:.2f} ms, with limit {w:.2f} ms, ratio {w / b:.2f}")
-        added_ms = (statistics.mean(with_limit) - statistics.mean(bare)) * 1000
-        print(f"   mean added per request: {added_ms:.2f} ms")
-        per_request = len(calls) / len(with_limit)
-        print(f"   DynamoDB calls per request: {per_request:.2f} {sorted(set(calls))}, no limit: 0")
-
-        # 2. two containers racing for the item, limit never binds
-        ratelimit.clear_cache()
-        results = run_workers(url, endpoint, table_name, total // 2, NEVER_BINDS, 1)
-        requests = sum(r["requests"] for r in results)
-        print(f"2. two containers at once, limit never binds: {requests} requests")
-        print(f"   DynamoDB calls per request: {sum(r['calls'] for r in results) / requests:.2f}")
-
-        # 3. two containers x 4 threads under a binding limit
-        binding = RateLimit(requests=50, per_s=1)
-        count = 200 if quick else 600
-        results = run_workers(url, endpoint, table_name, count, binding, 4)
-        requests = sum(r["requests"] for r in results)
-        seconds = max(r["s"] for r in results)
-        print(f"3. two containers x 4 threads, limit 50 per s: {requests} in {seconds:.1f} s")
-        ceiling = 50 / (1 + ratelimit.margin_s(binding))
-        rate = requests / seconds
-        print(f"   rate seen: {rate:.1f} per s (the limit with its margin: {ceiling:.1f})")
-        print(f"   DynamoDB calls per request: {sum(r['calls'] for r in results) / requests:.2f}")
+        with moto_server(in_process=False) as endpoint:
+            wait_until_up(url)
+            measure(url, endpoint, quick, total)
     finally:
         api.terminate()
-        moto.terminate()
         api.wait()
-        moto.wait()
+
+
+def measure(url: str, endpoint: str, quick: bool, total: int) -> None:
+    """Phases 1 to 3 (see the module docstring) against the API at `url` and moto."""
+    table_name = f"bench-runs-{uuid.uuid4().hex[:6]}"
+    client = boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION)
+    infra.create_table(client, table_name, infra.table_definitions()["RunsTable"])
+    table, calls = counting_table(endpoint, table_name)
+    limiter = RateLimiter(table)
+    connection = limited(NEVER_BINDS)
+
+    # 1. one caller, warm: the limiter's cost on every request
+    for _ in range(50):
+        send_one(url, UNLIMITED, None)
+        send_one(url, connection, limiter)
+    bare: list[float] = []
+    with_limit: list[float] = []
+    calls.clear()
+    for _ in range(total // 100):
+        for conn, lim, sink in ((UNLIMITED, None, bare), (connection, limiter, with_limit)):
+            for _ in range(100):
+                started = time.perf_counter()
+                send_one(url, conn, lim)
+                sink.append(time.perf_counter() - started)
+    print(f"1. one warm caller, {len(bare)} requests each, interleaved by 100")
+    for name, q in (("p50", 0.5), ("p99", 0.99)):
+        b, w = percentile(bare, q) * 1000, percentile(with_limit, q) * 1000
+        print(f"   {name}: no limit {b:.2f} ms, with limit {w:.2f} ms, ratio {w / b:.2f}")
+    added_ms = (statistics.mean(with_limit) - statistics.mean(bare)) * 1000
+    print(f"   mean added per request: {added_ms:.2f} ms")
+    per_request = len(calls) / len(with_limit)
+    print(f"   DynamoDB calls per request: {per_request:.2f} {sorted(set(calls))}, no limit: 0")
+
+    # 2. two containers racing for the item, limit never binds
+    ratelimit.clear_cache()
+    results = run_workers(url, endpoint, table_name, total // 2, NEVER_BINDS, 1)
+    requests = sum(r["requests"] for r in results)
+    print(f"2. two containers at once, limit never binds: {requests} requests")
+    print(f"   DynamoDB calls per request: {sum(r['calls'] for r in results) / requests:.2f}")
+
+    # 3. two containers x 4 threads under a binding limit
+    binding = RateLimit(requests=50, per_s=1)
+    count = 200 if quick else 600
+    results = run_workers(url, endpoint, table_name, count, binding, 4)
+    requests = sum(r["requests"] for r in results)
+    seconds = max(r["s"] for r in results)
+    print(f"3. two containers x 4 threads, limit 50 per s: {requests} in {seconds:.1f} s")
+    ceiling = 50 / (1 + ratelimit.margin_s(binding))
+    rate = requests / seconds
+    print(f"   rate seen: {rate:.1f} per s (the limit with its margin: {ceiling:.1f})")
+    print(f"   DynamoDB calls per request: {sum(r['calls'] for r in results) / requests:.2f}")
 
 
 if __name__ == "__main__":

@@ -38,9 +38,25 @@ REGION = "us-east-1"
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a server started by port)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, *, process: Any = None, timeout_s: float = 30.0) -> None:
+    """Return once something accepts connections on 127.0.0.1:`port`; RuntimeError after
+    `timeout_s`, or as soon as `process` (a Popen that should be listening there) has exited."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server for port {port} exited with {process.returncode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"nothing listens on port {port} after {timeout_s:g} s")
+        time.sleep(0.1)
 
 
 class LocalContext:
@@ -375,13 +391,20 @@ def _deployed_functions(
 
 
 @contextmanager
-def moto_server(port: int | None = None, *, in_process: bool = True) -> Iterator[str]:
-    """moto's server on 127.0.0.1: a thread of this process, or a child process that is always
-    terminated (its CPU work then does not compete with the functions' for this GIL)."""
+def moto_server(
+    port: int | None = None, *, in_process: bool = True, one_call_at_a_time: bool = False
+) -> Iterator[str]:
+    """moto's server on 127.0.0.1, from an empty account; yields its endpoint URL.
+
+    The one launcher of a moto server for the local stack, the tests and the benchmarks: a thread
+    of this process, or (`in_process=False`) a child process that is always terminated, whose CPU
+    work then does not compete with the functions' for this GIL. `one_call_at_a_time` (in process
+    only) serves one AWS call at a time: moto applies a conditional UpdateItem as read, check,
+    write without a lock, so two threads of its server can both pass the same condition, a lost
+    update DynamoDB itself never allows; tests of conditional writes across processes need that.
+    """
     import logging
     import warnings
-
-    from moto.server import ThreadedMotoServer
 
     # moto's server logs every AWS call through werkzeug; the demo prints its own progress, and
     # LocalStack.not_created lists the resources moto's CloudFormation skips.
@@ -389,22 +412,54 @@ def moto_server(port: int | None = None, *, in_process: bool = True) -> Iterator
     logging.getLogger("moto").setLevel(logging.ERROR)
     logging.getLogger("samtranslator").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message="Tried to parse .* not supported by moto")
-    port = port or free_port()
     if not in_process:
-        with _moto_process(port) as endpoint_url:
+        if one_call_at_a_time:
+            raise ValueError("one_call_at_a_time needs the moto server in this process")
+        with _moto_process(port or free_port()) as endpoint_url:
             yield endpoint_url
         return
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint_url = f"http://127.0.0.1:{port}"
-    try:
+    with _moto_thread(port or 0, one_call_at_a_time) as endpoint_url:
         # moto keeps its state per process: a server in this process would otherwise start with
         # the resources of every stack an earlier one held (tests run several stacks in turn).
         reset = urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST")  # noqa: S310
         urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310 (our loopback server)
         yield endpoint_url
+
+
+class _OneCallAtATime:
+    """A WSGI app that lets one request at a time through `app`."""
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        with self._lock:
+            return list(self._app(environ, start_response))
+
+
+@contextmanager
+def _moto_thread(port: int, one_call_at_a_time: bool) -> Iterator[str]:
+    """moto's WSGI app served by a thread of this process (as moto's ThreadedMotoServer does)."""
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    app: Callable[..., Any] = DomainDispatcherApplication(create_backend_app)
+    if one_call_at_a_time:
+        app = _OneCallAtATime(app)
+    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, name="moto-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
-        server.stop()
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 @contextmanager
@@ -418,14 +473,7 @@ def _moto_process(port: int) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"moto server did not start on port {port}")
-            time.sleep(0.1)
+        wait_for_port(port, process=process)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()

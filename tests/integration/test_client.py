@@ -30,12 +30,12 @@ from apicall.errors import (
 from apicall.guard import Guard
 from apicall.models import Connection, RetryPolicy
 from apicall.templating import OutgoingRequest
+from local.stack import free_port
 from tests.support.servers import (
     PROXY_PASSWORD,
     PROXY_USER,
     ScriptedServer,
     client_cert,
-    free_port,
     read_request_head,
     reset,
     trickle_body,

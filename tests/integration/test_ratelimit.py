@@ -30,8 +30,8 @@ from apicall.models import Connection, InvokeEvent
 from apicall.ratelimit import RateLimiter
 from apicall.store import RunsStore
 from local import infra
+from local.stack import moto_server
 from tests.support.arrivals import arrivals, arrivals_server
-from tests.support.aws_server import atomic_moto_server
 from tests.support.ratelimit_worker import call_many, local_connection
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,10 +47,13 @@ def _fresh_limiter_cache() -> Iterator[None]:
 
 @pytest.fixture
 def shared_runs() -> Iterator[tuple[str, Any]]:
-    """RunsTable, built from template.yaml, in a moto server: (endpoint URL, boto3 Table)."""
-    # moto keeps its accounts per process, across server instances: a fresh name per test.
+    """RunsTable, built from template.yaml, in a moto server: (endpoint URL, boto3 Table).
+
+    The server applies one call at a time, so that moto's conditional writes are atomic as
+    DynamoDB's are (see local.stack.moto_server).
+    """
     name = f"runs-{uuid.uuid4().hex[:8]}"
-    with atomic_moto_server() as endpoint:
+    with moto_server(one_call_at_a_time=True) as endpoint:
         client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
         infra.create_table(client, name, infra.table_definitions()["RunsTable"])
         resource = boto3.resource("dynamodb", endpoint_url=endpoint, region_name="us-east-1")

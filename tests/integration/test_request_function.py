@@ -15,9 +15,9 @@ from pytest_httpserver import HTTPServer
 from apicall import testapi
 from apicall.store import RunsStore
 from functions.request import api, app
-from local.stack import LocalContext
+from local.stack import LocalContext, free_port
 from tests.support.demo import load_event
-from tests.support.servers import ScriptedServer, free_port, read_request_head
+from tests.support.servers import ScriptedServer, read_request_head
 
 pytestmark = pytest.mark.usefixtures("tables", "demo_connections")
 

@@ -22,7 +22,7 @@ import httpx
 from werkzeug import Request, Response
 from werkzeug.serving import make_server
 
-from tests.support.servers import free_port, wait_for_port
+from local.stack import free_port, wait_for_port
 
 _arrivals: list[list[object]] = []
 _lock = threading.Lock()
@@ -46,7 +46,7 @@ def arrivals_server() -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "tests.support.arrivals", str(port)])
     try:
-        wait_for_port(port)
+        wait_for_port(port, process=process)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()

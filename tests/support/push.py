@@ -20,6 +20,7 @@ from werkzeug.wrappers import Request, Response
 
 from local import infra
 from local.sqs_trigger import SqsTrigger, peek_messages
+from local.stack import moto_server
 
 # --- a receiver ----------------------------------------------------------------------------------
 
@@ -224,20 +225,9 @@ def moto_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
     The tables of template.yaml are created in it; AWS_ENDPOINT_URL points every client at it.
     """
-    import subprocess
-    import sys
+    from apicall import store
 
-    from tests.support.servers import free_port, wait_for_port
-
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port)
-        endpoint = f"http://127.0.0.1:{port}"
+    with moto_server(in_process=False) as endpoint:
         monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
         client = boto3.client("dynamodb", region_name="us-east-1")
         env_names = {"RunsTable": "RUNS_TABLE", "IdempotencyTable": "IDEMPOTENCY_TABLE"}
@@ -245,14 +235,9 @@ def moto_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
             infra.create_table(client, f"test-{logical_id}", properties)
             if logical_id in env_names:
                 monkeypatch.setenv(env_names[logical_id], f"test-{logical_id}")
-        from apicall import store
-
         store._dynamodb.cache_clear()
         store.default_runs_store.cache_clear()
         yield endpoint
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def put_connection_to(name: str, connection: dict[str, Any]) -> None:

@@ -21,14 +21,9 @@ from cryptography.hazmat.primitives import serialization
 from pytest_httpserver import HTTPServer
 
 from apicall.models import ClientCert
+from local.stack import free_port, wait_for_port
 
 Script = Callable[[socket.socket, int], None]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def read_request_head(conn: socket.socket) -> bytes:
@@ -204,17 +199,6 @@ def client_cert(ca: trustme.CA, password: str | None = None) -> ClientCert:
 PROXY_USER, PROXY_PASSWORD = "proxyuser", "proxypass"
 
 
-def wait_for_port(port: int, timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on port {port}")
-
-
 @pytest.fixture(scope="session")
 def auth_proxy() -> Iterator[int]:
     """proxy.py on 127.0.0.1 requiring Basic credentials PROXY_USER:PROXY_PASSWORD; its port."""
@@ -241,7 +225,7 @@ def auth_proxy() -> Iterator[int]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for_port(port)
+        wait_for_port(port, process=process)
         yield port
     finally:
         process.terminate()
