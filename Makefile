@@ -14,7 +14,7 @@ SAM_VENV := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed-stamp
 SAM := SAM_CLI_TELEMETRY=0 LAYER_BUILD_PYTHON=$(CURDIR)/$(SAM_VENV)/bin/python $(SAM_VENV)/bin/sam
 
-.PHONY: sam-install sam-build layer-env corpora scan redrive install test lint typecheck unit integration e2e demo serve invoke bench lock clean
+.PHONY: sam-install sam-build layer-env corpora scan redrive install test test-fast lint typecheck unit integration e2e demo serve invoke bench lock clean
 
 install: $(STAMP)
 
@@ -67,6 +67,10 @@ corpora: install
 test: lint typecheck corpora layer-env
 	$(PY) -m pytest
 
+# The edit loop: every test layer without the tests marked slow, no lint or typecheck.
+test-fast: install corpora layer-env
+	$(PY) -m pytest -m "not slow"
+
 unit: install
 	$(PY) -m pytest tests/unit
 
@@ -90,8 +94,10 @@ REDRIVE_ARGS ?= --all
 redrive: install
 	@PYTHONPATH=shared $(PY) -m apicall.redrive $(REDRIVE_ARGS)
 
-bench: install
-	$(PY) -m benchmarks.run_all
+# Every benchmark of benchmarks/, each in its own process: make bench [BENCH_ARGS="--quick" | "--all"]
+BENCH_ARGS ?=
+bench: install corpora
+	$(PY) -m benchmarks.run_all $(BENCH_ARGS)
 
 lock: install
 	$(PY) -m pip freeze --exclude-editable | sed '1i # Full transitive pins of the development environment (pip freeze of .venv). Regenerate with `make lock`.' > constraints.txt

@@ -5,11 +5,12 @@ handler invoked by local/sqs_trigger.py as Lambda's SQS event source would, rece
 127.0.0.1. Figures are ratios within the same run. moto's DynamoDB and SQS are far slower per call
 than the real services and share this interpreter's GIL, so the throughput figure is a floor.
 
-Run: `PYTHONPATH=shared python -m benchmarks.push_delivery`.
+Run: `python -m benchmarks.push_delivery` (`--quick` for 2 rounds and 100 messages).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -146,14 +147,17 @@ def throughput(sqs: Any, queue_url: str, total: int = 1000) -> dict[str, float]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="2 rounds and 100 messages")
+    quick = parser.parse_args().quick
     os.environ.update(
         {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
     )
     with mock_aws():
         sqs = boto3.client("sqs", region_name=REGION)
         queue_url, _ = _environment(sqs)
-        figures = concurrency(sqs, queue_url)
-        figures.update(throughput(sqs, queue_url))
+        figures = concurrency(sqs, queue_url, rounds=2 if quick else 7)
+        figures.update(throughput(sqs, queue_url, total=100 if quick else 1000))
     for bound in ("10", "5"):
         one, ten = figures[f"one_ms_bound{bound}"], figures[f"ten_ms_bound{bound}"]
         print(

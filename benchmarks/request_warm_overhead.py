@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from apicall.client import _CookielessClient as CookielessClient
+from apicall.client import get_client
 from apicall.execute import execute
 from apicall.models import Connection, InvokeEvent
 from local.stack import free_port
@@ -90,9 +90,10 @@ def main(total: int = 2000) -> None:
         invocation = InvokeEvent.model_validate({"request": spec, "values": {"id": "42"}})
         bare = httpx.Client()
         bare_url = f"{base}/customers/42"
-        # httpx used the way apicall's client uses it: the query already in the URL (one parse)
-        # and no cookie jar. The gap to this one is apicall's own work per request.
-        tuned = CookielessClient()
+        # httpx used the way apicall uses it: the connection's own client (no cookie jar, the
+        # guarded transport) and the query already in the URL (one parse). The gap to this one
+        # is apicall's own work per request.
+        tuned = get_client(connection)
         tuned_url = f"{bare_url}?expand=tags"
 
         def run_bare() -> None:
