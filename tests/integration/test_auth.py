@@ -55,7 +55,8 @@ class TokenEndpoint:
         self.expires_in: int | None = 3600
         self.new_refresh_token: str | None = None
         self.error: tuple[int, str, str] | None = None  # status, content type, body
-        self.delay_s = 0.0
+        # When set, each token request is answered only once this event is set.
+        self.hold: threading.Event | None = None
         self._lock = threading.Lock()
 
     @property
@@ -71,7 +72,8 @@ class TokenEndpoint:
                 {"form": form, "authorization": request.headers.get("Authorization")}
             )
             number = len(self.requests)
-        time.sleep(self.delay_s)
+        if self.hold is not None:
+            self.hold.wait(30)
         if self.error is not None:
             status, content_type, body = self.error
             return Response(body, status=status, content_type=content_type)
@@ -370,19 +372,38 @@ def test_a_second_401_is_returned_as_is(
 def test_eight_threads_needing_a_token_cause_one_token_request(
     httpserver: HTTPServer, token_endpoint: TokenEndpoint, api: Api, store: RunsStore
 ) -> None:
-    token_endpoint.delay_s = 0.3
+    # GIVEN a token endpoint that answers only once all eight threads are sending with the
+    # credentials (no token exists before then)
+    token_endpoint.hold = threading.Event()
     conn = client_credentials(httpserver)
     start = threading.Barrier(8)
     statuses: list[int] = []
+    sending = threading.Semaphore(0)
+
+    class Sending(httpx.Auth):
+        """The connection's credentials, telling the test when a request starts using them."""
+
+        def __init__(self, inner: httpx.Auth) -> None:
+            self.inner = inner
+            self.requires_request_body = inner.requires_request_body
+            self.requires_response_body = inner.requires_response_body
+
+        def sync_auth_flow(self, request: httpx.Request) -> Any:
+            sending.release()
+            return (yield from self.inner.sync_auth_flow(request))
 
     def worker() -> None:
         credentials = auth_for("cc", conn, store=store)
+        assert credentials is not None
         start.wait()
-        statuses.append(get(httpserver, credentials).status_code)
+        statuses.append(get(httpserver, Sending(credentials)).status_code)
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for thread in threads:
         thread.start()
+    for _ in range(8):
+        assert sending.acquire(timeout=30)
+    token_endpoint.hold.set()
     for thread in threads:
         thread.join(timeout=30)
 

@@ -345,34 +345,52 @@ def test_the_per_target_bound_caps_requests_in_flight_while_other_targets_procee
     push_rig: PushRig, receiver, put_connection, monkeypatch
 ) -> None:
     import threading
-    import time
 
     from tests.support.push import reset_push_caches
 
+    # GIVEN a bound of 2 per target, a slow target that holds each request until every delivery
+    # to a fast target is answered, and a fast target that answers only while the slow one holds
+    # two requests; one batch of 6 slow and 4 fast messages
     monkeypatch.setenv("PUSH_TARGET_CONCURRENCY", "2")
     reset_push_caches()
     in_flight, peak, lock = [0], [0], threading.Lock()
+    slow_holds_two, fast_all_answered = threading.Event(), threading.Event()
+    released_by_fast: list[bool] = []
+    fast_answered_while_held: list[bool] = []
 
     def slow(request, nth):
         with lock:
             in_flight[0] += 1
             peak[0] = max(peak[0], in_flight[0])
-        time.sleep(0.2)
+            if in_flight[0] == 2:
+                slow_holds_two.set()
+        released_by_fast.append(fast_all_answered.wait(timeout=20))
         with lock:
             in_flight[0] -= 1
         return 200
 
-    slow_server, fast_server = receiver(slow), receiver()
+    def fast(request, nth):
+        held = slow_holds_two.wait(timeout=20)
+        with lock:
+            fast_answered_while_held.append(held and in_flight[0] == 2)
+            if len(fast_answered_while_held) == 4:
+                fast_all_answered.set()
+        return 200
+
+    slow_server, fast_server = receiver(slow), receiver(fast)
     receiver_connection(put_connection, "receiver", slow_server.url)
     receiver_connection(put_connection, "fast", fast_server.url)
     for n in range(6):
-        push_rig.send(push(f"evt_slow_{n}"))
+        push_rig.send(push(f"evt_slow_{n}", timeout_s=30))
     for n in range(4):
-        push_rig.send(push(f"evt_fast_{n}", connection="fast"))
+        push_rig.send(push(f"evt_fast_{n}", connection="fast", timeout_s=30))
 
-    push_rig.trigger.drain(timeout_s=10)
+    # WHEN the trigger drains the queue
+    push_rig.trigger.drain(timeout_s=120)
 
+    # THEN never more than 2 requests were in flight to the slow target, and the fast target's
+    # deliveries were all answered while it held its 2 (not queued behind the slow target)
     assert peak[0] == 2
     assert len(slow_server.succeeded) == 6 and len(fast_server.succeeded) == 4
-    fast_ms = [a["elapsed_ms"] for n in range(4) for a in attempt_history(f"evt_fast_{n}")]
-    assert max(fast_ms) < 200  # not queued behind the slow target
+    assert fast_answered_while_held == [True] * 4
+    assert released_by_fast == [True] * 6

@@ -163,21 +163,29 @@ def invocation(timeout_s: float) -> InvokeEvent:
 
 
 def test_pool_exhaustion_routes_max_connection(httpserver: HTTPServer, runs_table: Any) -> None:
+    arrived, release = threading.Event(), threading.Event()
+
     def slow(request: Request) -> Response:
-        time.sleep(1.5)
+        arrived.set()
+        release.wait(30)
         return Response("{}", mimetype="application/json")
 
     httpserver.expect_request("/orders").respond_with_handler(slow)
     crm = Connection(base_url=httpserver.url_for("/"), allow_private_network=True, max_in_flight=1)
     store = RunsStore(runs_table)
     first = threading.Thread(
-        target=execute, args=(invocation(5),), kwargs={"store": store, "connections": lambda _: crm}
+        target=execute,
+        args=(invocation(60),),
+        kwargs={"store": store, "connections": lambda _: crm},
     )
     first.start()
-    time.sleep(0.3)  # the one connection of the pool is now busy
+    try:
+        assert arrived.wait(30)  # the one connection of the pool is now busy
 
-    outcome = execute(invocation(0.5), store=store, connections=lambda _: crm)
-    first.join()
+        outcome = execute(invocation(0.5), store=store, connections=lambda _: crm)
+    finally:
+        release.set()
+        first.join()
 
     assert outcome.route == "max-connection"
     assert outcome.error is not None and "max_in_flight" in outcome.error.message
@@ -197,7 +205,7 @@ def test_a_rate_limit_wait_past_the_deadline_routes_max_connection(
     store = RunsStore(runs_table)
     assert execute(invocation(5), store=store, connections=lambda _: crm).route == "other"
 
-    outcome = execute(invocation(1), store=store, connections=lambda _: crm)
+    outcome = execute(invocation(20), store=store, connections=lambda _: crm)
 
     assert outcome.route == "max-connection"
     assert outcome.error is not None
@@ -205,5 +213,6 @@ def test_a_rate_limit_wait_past_the_deadline_routes_max_connection(
         "connection 'crm' (rate limit 1 requests per 60 s) has no free slot before the "
         "request's deadline"
     )
-    assert outcome.elapsed_ms < 1000  # refused at once, not after waiting out the deadline
+    # refused at once, not after waiting out the 20 s deadline (the next slot is 60 s away)
+    assert outcome.elapsed_ms < 20_000 / 2
     assert len(httpserver.log) == 1
