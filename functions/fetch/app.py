@@ -1,5 +1,7 @@
 """Fetch function: a scheduled FetchJob, or a continuation message from FetchContinuationQueue."""
 
+import functools
+import sys
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -12,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from apicall.fetching import fetch_continuation, fetch_scheduled, is_sqs_event
 from apicall.observability import logger, metrics, tracer
+from apicall.settings import get_settings
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -20,6 +23,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    set_switch_interval()
     if is_sqs_event(event):
 
         def resume(record: SQSRecord) -> dict[str, Any]:
@@ -33,3 +37,10 @@ def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             )
         )
     return fetch_scheduled(event, context)
+
+
+@functools.cache
+def set_switch_interval() -> None:
+    """Once per container, which runs one fetch at a time: FETCH_SWITCH_INTERVAL_MS for the
+    process (a library must not change it; benchmarks/README.md, "Fetch")."""
+    sys.setswitchinterval(get_settings().fetch_switch_interval_ms / 1000)
