@@ -51,7 +51,7 @@ from apicall.errors import (
     parse_json_input,
 )
 from apicall.guard import Guard, safe_url
-from apicall.models import Connection, PushMessage, PushTarget, RequestSpec
+from apicall.models import Connection, PushMessage, PushTarget, RequestSpec, no_connection
 from apicall.observability import MetricUnit, logger, metrics
 from apicall.ratelimit import RateLimiter
 from apicall.settings import Settings, get_settings
@@ -74,7 +74,6 @@ EXCERPT_CHARS = 500
 # Kept back from the invocation's remaining time for recording the attempt and the SQS calls.
 BOOKKEEPING_MARGIN_S = 2.0
 IDEMPOTENCY_KEY_PREFIX = "apicall-push"
-_NO_CONNECTION = Connection()
 
 
 class DeliveryFailed(Exception):
@@ -384,7 +383,7 @@ class Deliverer:
         message = parse_message(record.body)
         attempt.message_id, attempt.event = message.id, message.event
         target = message.target
-        connection = _NO_CONNECTION
+        connection = no_connection()
         if target.connection:
             try:
                 connection = connection_for(

@@ -23,7 +23,14 @@ from apicall.errors import (
     UpstreamStatusError,
     UpstreamTimeout,
 )
-from apicall.models import Connection, ErrorInfo, InvokeEvent, Outcome, RequestSpec
+from apicall.models import (
+    Connection,
+    ErrorInfo,
+    InvokeEvent,
+    Outcome,
+    RequestSpec,
+    no_connection,
+)
 from apicall.observability import MetricUnit, logger, metrics
 from apicall.ratelimit import RateLimiter
 from apicall.store import RunsStore, default_runs_store
@@ -32,8 +39,6 @@ ConnectionLoader = Callable[[str], Connection]
 
 TimeLeft = Callable[[], int]
 
-# A request that names no connection gets the defaults: public targets only, no credentials.
-_NO_CONNECTION = Connection()
 # Kept back from the invocation's remaining time to write the history and answer: a request cut
 # short by the Lambda's own timeout would end as an invocation error, not on the timeout route.
 ANSWER_MARGIN_S = 1.0
@@ -109,7 +114,7 @@ class Execution:
         self.spec = invocation.request
         self.run_id = run_id
         self.started = time.monotonic()
-        self.connection: Connection = _NO_CONNECTION
+        self.connection: Connection = no_connection()
         self.outgoing: templating.OutgoingRequest | None = None
         self._secrets: set[str] | None = None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -124,6 +125,13 @@ class Connection(Contract):
         if value is not None and not re.match(r"^https?://[^/]", value):
             raise ValueError("must be an absolute http(s) URL")
         return value
+
+
+@cache
+def no_connection() -> Connection:
+    """What a request that names no connection gets: public targets only, no credentials. Made on
+    first use, not at import: making it builds Connection's schema."""
+    return Connection()
 
 
 # --- RequestSpec --------------------------------------------------------------------------------

@@ -410,7 +410,7 @@ class CurlAnswer(Contract):
 class DiscoverAnswer(BaseModel):
     """The document's entities as request drafts; paging and warnings beside them."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     title: str | None
     base_url: str | None
