@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
@@ -22,6 +21,8 @@ from apicall.errors import ApicallError, named_problems
 from apicall.observability import logger, metrics, tracer
 
 TITLE = "apicall test API"
+DESCRIPTION = "Test requests, infer response schemas, import OpenAPI and curl, OAuth consent."
+DOCS = "/docs"
 _SOURCES = {("body",), ("query",), ("path",), ("header",)}
 # One path segment of a connection name (apicall.connections.check_name's alphabet, no "..").
 CONNECTION_SEGMENT = r"^(\.?[A-Za-z0-9_-])+\.?$"
@@ -70,13 +71,22 @@ app = APIGatewayRestResolver(
     # BUILDER_ORIGIN is set by template.yaml; CORSConfig is built once, when the module loads.
     cors=CORSConfig(allow_origin=os.environ.get("BUILDER_ORIGIN", "*"), max_age=600),
 )
-app.configure_openapi(
-    title=TITLE,
-    description="Test requests, infer response schemas, import OpenAPI and curl, OAuth consent.",
-    security_schemes={"api_key": APIKey(name="x-api-key", in_=APIKeyIn.header)},
-    security=[{"api_key": []}],
-)
-app.enable_swagger(path="/docs", compress=True)
+
+
+@functools.cache
+def _describe_self() -> None:
+    """Powertools' OpenAPI settings and its Swagger UI route at DOCS, set up on the first request
+    that needs them: they load Powertools' OpenAPI models, which every other cold start would pay
+    for (about 0.1 s)."""
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
+
+    app.configure_openapi(
+        title=TITLE,
+        description=DESCRIPTION,
+        security_schemes={"api_key": APIKey(name="x-api-key", in_=APIKeyIn.header)},
+        security=[{"api_key": []}],
+    )
+    app.enable_swagger(path=DOCS, compress=True)
 
 
 @app.post("/test", responses=_answers(testapi.TestAnswer, 404, 415, 422))
@@ -126,6 +136,9 @@ def openapi_json() -> Response[str]:
 @functools.lru_cache(maxsize=16)
 def _document(server: str) -> str:
     """The document for one base URL; building it takes most of a request's time."""
+    from aws_lambda_powertools.event_handler.openapi.models import Server
+
+    _describe_self()
     return app.get_openapi_json_schema(servers=[Server(url=server)])
 
 
@@ -199,6 +212,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "body": json.dumps(answer),
             "isBase64Encoded": False,
         }
+    if routable["path"] == DOCS:
+        _describe_self()  # registers the route, on its first request
     app.append_context(time_left_ms=testapi.answer_time_left(context))
     if refusal is not None:
         # Raised by _json_body when a route reads the body, so the answer goes through the
