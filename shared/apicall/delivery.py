@@ -625,8 +625,9 @@ def _attempts_before(record: SQSRecord) -> int:
     return _count(attribute.get("stringValue")) or 0
 
 
-# What SQS accepts in a message attribute's value: XML 1.0 characters.
-_NOT_SQS_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# What SQS refuses in a message attribute's value: what is not an XML 1.0 character. Spelled as
+# the refused ranges: the accepted ones, negated, take 4 ms to compile at every cold start.
+_NOT_SQS_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _sqs_text(text: str, limit: int = 1000) -> str:
