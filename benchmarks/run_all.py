@@ -44,7 +44,6 @@ QUICK = {
     "local_push_load": ["--messages", "200"],
     "push_delivery": ["--quick"],
     "ratelimit_cost": ["--quick"],
-    "request_cold_start": ["2"],
     "request_warm_overhead": ["200"],
 }
 
