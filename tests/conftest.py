@@ -10,8 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-# Imported here, before tests/unit blocks sockets: importing the layer loads the X-Ray SDK,
-# which opens a UDP socket.
+# Imported here, before tests/unit blocks sockets: with tracing on, importing the layer loads the
+# X-Ray SDK, which opens a UDP socket (off, as in these tests, it loads nothing of X-Ray).
 from apicall import auth, settings, store
 from local import infra
 

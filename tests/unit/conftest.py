@@ -2,7 +2,8 @@
 
 import pytest_socket
 
-# Built before sockets are disabled: the X-Ray tracer opens its UDP emitter socket on creation.
+# Built before sockets are disabled: with tracing on, the X-Ray tracer opens its UDP emitter
+# socket on creation (off, as here outside Lambda, apicall never loads the X-Ray SDK).
 import apicall.observability  # noqa: F401
 
 
