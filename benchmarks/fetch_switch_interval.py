@@ -26,12 +26,15 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import httpx
-
 from apicall.fetching import parse_job, run_fetch
 from apicall.store import RunsStore
-from benchmarks.fetch_throughput import MemoryTable, NullWriter, connection, job_event
-from local.stack import free_port
+from benchmarks.fetch_throughput import (
+    MemoryTable,
+    NullWriter,
+    connection,
+    job_event,
+    start_in_process,
+)
 
 DEFAULT_INTERVAL_S = 0.005  # CPython's
 SHORT_INTERVAL_S = 0.0005  # what fetching.py used to set while pages overlapped
@@ -58,19 +61,7 @@ def serve(port: int, total: int, latency_s: float) -> None:
 
 
 def start_server(total: int, latency_s: float) -> tuple[multiprocessing.Process, str]:
-    port = free_port()
-    process = multiprocessing.get_context("spawn").Process(
-        target=serve, args=(port, total, latency_s), daemon=True
-    )
-    process.start()
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            httpx.get(f"{url}/health", timeout=1)
-            return process, url
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise RuntimeError("demo API did not start")
+    return start_in_process(serve, total, latency_s)
 
 
 def fetch(url: str, page_size: int, pages: int, interval_s: float, job: str) -> float:

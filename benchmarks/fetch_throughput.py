@@ -49,9 +49,14 @@ def serve(port: int, total: int) -> None:
 
 
 def start_server(total: int) -> tuple[multiprocessing.Process, str]:
+    return start_in_process(serve, total)
+
+
+def start_in_process(target: Any, *args: Any) -> tuple[multiprocessing.Process, str]:
+    """`target(port, *args)` serving HTTP in a process of its own, once it answers /health."""
     port = free_port()
     process = multiprocessing.get_context("spawn").Process(
-        target=serve, args=(port, total), daemon=True
+        target=target, args=(port, *args), daemon=True
     )
     process.start()
     url = f"http://127.0.0.1:{port}"
