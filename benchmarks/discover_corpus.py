@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from apicall.errors import ConfigError
-from apicall.openapi import discover, load_document
+from apicall.builder.discover import discover, load_document
+from apicall.core.errors import ConfigError
 from tests.realworld.corpora import corpus_dir
 
 HANDLER_DOCUMENTS = (

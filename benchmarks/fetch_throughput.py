@@ -25,9 +25,9 @@ from typing import Any
 
 import httpx
 
-from apicall.fetching import parse_job, run_fetch
-from apicall.models import Connection
-from apicall.store import RecordsWriter, RunsStore, WriteReport
+from apicall.core.models import Connection
+from apicall.core.store import RecordsWriter, RunsStore, WriteReport
+from apicall.fetch.run import parse_job, run_fetch
 from local.demo_api import API_KEY
 from local.stack import free_port
 

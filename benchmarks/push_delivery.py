@@ -20,6 +20,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
+from apicall.core.runtime import RUNTIME
 from local import infra
 from tests.support.push import Receiver, create_push_queues
 
@@ -46,13 +47,9 @@ def _environment(sqs: Any) -> tuple[str, str]:
 
 
 def _reset(**env: str) -> None:
-    from apicall import delivery, settings, store
-
+    """A new container with `env`: settings, clients and the deliverer built afresh."""
     os.environ.update(env)
-    settings.get_settings.cache_clear()
-    store._dynamodb.cache_clear()
-    store.default_runs_store.cache_clear()
-    delivery.reset_default_deliverer()
+    RUNTIME.reset()
 
 
 def _messages(prefix: str, count: int, connection: str) -> list[str]:
@@ -140,7 +137,7 @@ def throughput(sqs: Any, queue_url: str, total: int = 1000) -> dict[str, float]:
     wall_s = time.perf_counter() - started
     delivered = sum(instant.succeeded.values())
     instant.close()
-    from apicall.delivery import attempt_history
+    from apicall.push.deliverer import attempt_history
 
     assert delivered == total + 10, f"{delivered} delivered: {attempt_history('t-0')}"
     return {"handler_msgs_per_s": total / handler_s, "end_to_end_msgs_per_s": total / wall_s}

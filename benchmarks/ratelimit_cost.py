@@ -31,11 +31,11 @@ from typing import Any
 import boto3
 import httpx
 
-from apicall import ratelimit
-from apicall.client import send
-from apicall.models import Connection, RateLimit
-from apicall.ratelimit import RateLimiter
-from apicall.templating import OutgoingRequest
+from apicall.core.models import Connection, RateLimit
+from apicall.core.runtime import RUNTIME
+from apicall.core.store import RunsStore
+from apicall.http import ratelimit
+from apicall.http.client import OutgoingRequest, SendPolicy, client_for
 from local import infra
 from local.stack import free_port, moto_server
 
@@ -82,16 +82,11 @@ def counting_table(endpoint: str, table_name: str) -> tuple[Any, list[str]]:
     return table, calls
 
 
-def send_one(url: str, connection: Connection, limiter: RateLimiter | None) -> None:
-    response = send(
+def send_one(url: str, connection: Connection, store: RunsStore | None) -> None:
+    client = client_for(connection, "bench", store=store)
+    response = client.send(
         OutgoingRequest(method="GET", url=url),
-        connection,
-        timeout_s=30,
-        retry=None,
-        max_bytes=1024,
-        truncate=True,
-        connection_name="bench",
-        limiter=limiter,
+        SendPolicy(timeout_s=30, max_bytes=1024, truncate=True),
     )
     assert response.status == 200
 
@@ -99,7 +94,7 @@ def send_one(url: str, connection: Connection, limiter: RateLimiter | None) -> N
 def worker(args: argparse.Namespace) -> None:
     """One container of phases 2 and 3: prints its requests, DynamoDB calls and seconds."""
     table, calls = counting_table(args.endpoint, args.table)
-    limiter = RateLimiter(table)
+    store = RunsStore(table)
     connection = limited(RateLimit(requests=args.requests, per_s=args.per_s))
     per_thread = args.count // args.threads
     time.sleep(max(0.0, args.start_at - time.time()))
@@ -108,7 +103,7 @@ def worker(args: argparse.Namespace) -> None:
 
         def calls_in_a_row() -> None:
             for _ in range(per_thread):
-                send_one(args.url, connection, limiter)
+                send_one(args.url, connection, store)
 
         for future in [pool.submit(calls_in_a_row) for _ in range(args.threads)]:
             future.result()
@@ -157,21 +152,21 @@ def measure(url: str, endpoint: str, quick: bool, total: int) -> None:
     client = boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION)
     infra.create_table(client, table_name, infra.table_definitions()["RunsTable"])
     table, calls = counting_table(endpoint, table_name)
-    limiter = RateLimiter(table)
+    store = RunsStore(table)
     connection = limited(NEVER_BINDS)
 
     # 1. one caller, warm: the limiter's cost on every request
     for _ in range(50):
         send_one(url, UNLIMITED, None)
-        send_one(url, connection, limiter)
+        send_one(url, connection, store)
     bare: list[float] = []
     with_limit: list[float] = []
     calls.clear()
     for _ in range(total // 100):
-        for conn, lim, sink in ((UNLIMITED, None, bare), (connection, limiter, with_limit)):
+        for conn, runs, sink in ((UNLIMITED, None, bare), (connection, store, with_limit)):
             for _ in range(100):
                 started = time.perf_counter()
-                send_one(url, conn, lim)
+                send_one(url, conn, runs)
                 sink.append(time.perf_counter() - started)
     print(f"1. one warm caller, {len(bare)} requests each, interleaved by 100")
     for name, q in (("p50", 0.5), ("p99", 0.99)):
@@ -183,7 +178,7 @@ def measure(url: str, endpoint: str, quick: bool, total: int) -> None:
     print(f"   DynamoDB calls per request: {per_request:.2f} {sorted(set(calls))}, no limit: 0")
 
     # 2. two containers racing for the item, limit never binds
-    ratelimit.clear_cache()
+    RUNTIME.reset()  # a new container: no limiter state seen yet
     results = run_workers(url, endpoint, table_name, total // 2, NEVER_BINDS, 1)
     requests = sum(r["requests"] for r in results)
     print(f"2. two containers at once, limit never binds: {requests} requests")

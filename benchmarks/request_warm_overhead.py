@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 
-from apicall.client import get_client
-from apicall.execute import execute
-from apicall.models import Connection, InvokeEvent
+from apicall.core.models import Connection, InvokeEvent
+from apicall.http.client import client_for
+from apicall.request.execute import execute
 from local.stack import free_port
 
 # A minimal keep-alive HTTP/1.1 server on asyncio: fast and steady, so the figures are about the
@@ -93,7 +93,7 @@ def main(total: int = 2000) -> None:
         # httpx used the way apicall uses it: the connection's own client (no cookie jar, the
         # guarded transport) and the query already in the URL (one parse). The gap to this one
         # is apicall's own work per request.
-        tuned = get_client(connection)
+        tuned = client_for(connection).http
         tuned_url = f"{bare_url}?expand=tags"
 
         def run_bare() -> None:

@@ -85,9 +85,6 @@ class RestApi:
                 return route, found.groupdict()
         return None
 
-    def has_path(self, path: str) -> bool:
-        return any(route.pattern.match(path) for route in self.routes)
-
 
 def rest_apis(stack: LocalStack) -> list[RestApi]:
     """Every RestApi of the translated template, with its routes and stage."""

@@ -309,7 +309,7 @@ def dead_letters(stack: LocalStack, queue_logical_id: str) -> list[dict[str, Any
 
 def run_pushes(demo: Demo) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Send the pushes, wait until PushQueue drains, and account for every one of them."""
-    from apicall.delivery import attempt_history
+    from apicall.push.deliverer import attempt_history
 
     messages = push_messages()
     bodies = [json.dumps(m) for m in messages] + [invalid_push_body()]

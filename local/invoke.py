@@ -60,7 +60,7 @@ def read_event(path: Path) -> Any:
 def check_event(logical_id: str, event: Any, path: Path) -> None:
     """Refuse before start-up what the function could only answer with an error."""
     if logical_id == "PushFunction":
-        from apicall.delivery import sqs_event_problem
+        from apicall.push.deliverer import sqs_event_problem
 
         problem = sqs_event_problem(event)
         if problem is not None:

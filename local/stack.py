@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from apicall.core.runtime import RUNTIME
 from local import infra
 
 CONNECTIONS_DIR = Path(__file__).resolve().parent / "connections"
@@ -161,7 +162,6 @@ class LocalStack:
     def invoke(self, logical_id: str, event: Any, *, timeout_s: float | None = None) -> Any:
         """Run a function's handler in-process, as Lambda would invoke it."""
         function = self.functions[logical_id]
-        _clear_layer_caches()
         context = LocalContext(function.name, timeout_s or function.timeout_s)
         return self.run(logical_id, event, context)
 
@@ -190,7 +190,7 @@ class LocalStack:
             FunctionName=function.name, Environment={"Variables": function.environment}
         )
         os.environ.update(changes)
-        _reset_layer_clients()
+        RUNTIME.reset()  # settings and the clients built from them are per container
 
     def resolve(self, value: Any) -> Any:
         """A template value with Ref, Fn::GetAtt (Arn) and Fn::Sub filled in from this stack."""
@@ -287,16 +287,6 @@ def read_connections(folder: Path, variables: Mapping[str, str]) -> dict[str, di
             raise LocalSetupError(f"{path}: a connection must be a JSON object")
         connections[path.stem] = connection
     return connections
-
-
-def _clear_layer_caches() -> None:
-    """Settings and secrets are cached per container; a local re-invoke must see changes."""
-    from aws_lambda_powertools.utilities import parameters
-
-    from apicall import settings
-
-    settings.get_settings.cache_clear()
-    parameters.clear_caches()
 
 
 def _stack_resources(session: Any, stack_name: str) -> dict[str, str]:
@@ -506,6 +496,9 @@ def local_stack(
                 "POWERTOOLS_METRICS_NAMESPACE": "apicall-local",
                 # EMF metric lines are for CloudWatch; locally they would drown the output.
                 "POWERTOOLS_METRICS_DISABLED": "true",
+                # A connection secret changed locally (`make invoke` after an edit, a test) is
+                # seen by the next invocation, as a deployed one sees it after this many seconds.
+                "SECRETS_MAX_AGE_S": "0",
             }
         )
         try:
@@ -518,7 +511,7 @@ def local_stack(
             # invoked concurrently in this one process then see the variables they expect.
             for function in functions.values():
                 os.environ.update(function.environment)
-            _reset_layer_clients()
+            RUNTIME.reset()
             stack = LocalStack(
                 endpoint_url,
                 session,
@@ -535,14 +528,4 @@ def local_stack(
         finally:
             os.environ.clear()
             os.environ.update(saved_environ)
-            _reset_layer_clients()
-
-
-def _reset_layer_clients() -> None:
-    from apicall import delivery, store
-
-    store._dynamodb.cache_clear()
-    store.default_runs_store.cache_clear()
-    # The deliverer holds the settings and clients it was built with.
-    delivery.reset_default_deliverer()
-    _clear_layer_caches()
+            RUNTIME.reset()

@@ -12,8 +12,17 @@ from moto import mock_aws
 
 # Imported here, before tests/unit blocks sockets: with tracing on, importing the layer loads the
 # X-Ray SDK, which opens a UDP socket (off, as in these tests, it loads nothing of X-Ray).
-from apicall import auth, settings, store
+from apicall.core.runtime import RUNTIME
 from local import infra
+from tests.support.environment import handler_environment
+
+# Each handler checks its function's environment when it loads, as in Lambda: loaded once here,
+# so that a test module (or a test) importing one later gets it from sys.modules.
+with handler_environment():
+    import functions.fetch.app
+    import functions.push.app
+    import functions.request.api
+    import functions.request.app  # noqa: F401
 
 REGION = "us-east-1"
 
@@ -32,19 +41,9 @@ def _isolated_aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "apicall-tests")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "apicall-tests")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    _clear_caches()
+    RUNTIME.reset()
     yield
-    _clear_caches()
-
-
-def _clear_caches() -> None:
-    from aws_lambda_powertools.utilities import parameters
-
-    auth.clear_caches()
-    settings.get_settings.cache_clear()
-    store._dynamodb.cache_clear()
-    store.default_runs_store.cache_clear()
-    parameters.clear_caches()
+    RUNTIME.reset()
 
 
 @pytest.fixture
@@ -74,7 +73,7 @@ def tables(aws: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any
         created[logical_id] = resource.Table(name)
         if logical_id in env_names:
             monkeypatch.setenv(env_names[logical_id], name)
-    _clear_caches()
+    RUNTIME.reset()
     return created
 
 
@@ -94,7 +93,7 @@ def put_connection(aws: boto3.Session) -> Callable[[str, dict[str, Any]], str]:
             client.create_secret(Name=secret_name, SecretString=json.dumps(connection))
         except client.exceptions.ResourceExistsException:
             client.put_secret_value(SecretId=secret_name, SecretString=json.dumps(connection))
-        _clear_caches()
+        RUNTIME.reset()
         return secret_name
 
     return put

@@ -9,8 +9,12 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from apicall.delivery import deliver_record, refused_event, sqs_event_problem
-from apicall.observability import logger, metrics, tracer
+from apicall.core import settings
+from apicall.core.observability import logger, metrics, tracer
+from apicall.push.deliverer import deliver_record, refused_event, sqs_event_problem
+
+# A deployment without what this function needs fails here, naming the variable.
+SETTINGS = settings.load(settings.PushSettings)
 
 # A batch whose every record failed is still a partial response, not an error: each failed
 # record already has its retry delay set.

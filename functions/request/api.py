@@ -1,6 +1,7 @@
 """The test API (API Gateway REST): test a request, infer a schema, import OpenAPI or curl, run
 OAuth consent, and describe itself at /openapi.json and /docs. Each route is one call into
-`apicall.testapi` or `apicall.consent`; API Gateway checks the API key before the event gets here.
+`apicall.builder.testapi` or `apicall.builder.consent`; API Gateway checks the API key before the
+event gets here.
 """
 
 import functools
@@ -16,15 +17,19 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from apicall import consent, testapi
-from apicall.errors import ApicallError, named_problems
-from apicall.observability import logger, metrics, tracer
+from apicall.builder import consent, testapi
+from apicall.core import settings
+from apicall.core.errors import ApicallError, named_problems
+from apicall.core.observability import logger, metrics, tracer
+
+# A deployment without what this function needs fails here, naming the variable.
+SETTINGS = settings.load(settings.ApiSettings)
 
 TITLE = "apicall test API"
 DESCRIPTION = "Test requests, infer response schemas, import OpenAPI and curl, OAuth consent."
 DOCS = "/docs"
 _SOURCES = {("body",), ("query",), ("path",), ("header",)}
-# One path segment of a connection name (apicall.connections.check_name's alphabet, no "..").
+# One path segment of a connection name (apicall.core.connections.check_name's alphabet, no "..").
 CONNECTION_SEGMENT = r"^(\.?[A-Za-z0-9_-])+\.?$"
 # What consent.start accepts as a redirect URI.
 ABSOLUTE_HTTP_URL = r"^https?://[^/]"

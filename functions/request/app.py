@@ -4,8 +4,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from apicall.execute import execute_event
-from apicall.observability import logger, metrics, tracer
+from apicall.core import settings
+from apicall.core.observability import logger, metrics, tracer
+from apicall.request.execute import execute_event
+
+# A deployment without what this function needs fails here, naming the variable.
+SETTINGS = settings.load(settings.RequestSettings)
 
 
 @logger.inject_lambda_context

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from apicall.delivery import attempt_history
+from apicall.push.deliverer import attempt_history
 from local.demo import Demo, count_records, dead_letters, running_demo
 from local.schedules import Scheduler
 from tests.e2e.conftest import children, port_open, wait_for

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from apicall.observability import logger as apicall_logger
+from apicall.core.observability import logger as apicall_logger
 from tests.support.push import moto_process, push_rig, receiver  # noqa: F401  (fixtures)
 from tests.support.servers import (  # noqa: F401  (fixtures)
     auth_proxy,

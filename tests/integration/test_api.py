@@ -15,7 +15,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug.wrappers import Request, Response
 
-from apicall.connections import load_connection
+from apicall.core.connections import load_connection
 from functions.request import api
 from local.demo_api import BEARER_TOKEN
 from local.stack import LocalContext

@@ -10,7 +10,6 @@ import base64
 import json
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -20,26 +19,19 @@ import trustme
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from apicall import auth
-from apicall.auth import auth_for
-from apicall.client import send
-from apicall.connections import load_connection
-from apicall.errors import AuthError, BlockedURL
-from apicall.guard import Guard
-from apicall.models import Connection
-from apicall.store import RunsStore
-from apicall.templating import OutgoingRequest
+from apicall.core import redaction
+from apicall.core.connections import load_connection
+from apicall.core.errors import AuthError, BlockedURL
+from apicall.core.models import Connection
+from apicall.core.runtime import RUNTIME
+from apicall.core.store import RunsStore
+from apicall.http.auth import auth_for
+from apicall.http.client import ConnectionClient, OutgoingRequest, SendPolicy
+from apicall.http.guard import Guard
 from tests.support.servers import client_cert
 
 CLIENT_SECRET = "cs-very-secret-41f2"
 REFRESH_TOKEN = "rt-original-8c1d"
-
-
-@pytest.fixture(autouse=True)
-def _no_tokens_in_memory() -> Iterator[None]:
-    auth.clear_caches()
-    yield
-    auth.clear_caches()
 
 
 @pytest.fixture
@@ -282,7 +274,7 @@ def test_another_container_reuses_the_token_from_the_runs_table(
     conn = client_credentials(httpserver)
     get(httpserver, auth_for("cc", conn, store=store))
 
-    auth.clear_caches()  # a second container: nothing in memory, same table
+    RUNTIME.reset()  # a second container: nothing in memory, same table
     response = get(httpserver, auth_for("cc", conn, store=RunsStore(store.table)))
 
     assert response.status_code == 200
@@ -298,7 +290,7 @@ def test_a_token_cached_for_another_client_id_is_not_used(
     httpserver: HTTPServer, token_endpoint: TokenEndpoint, api: Api, store: RunsStore
 ) -> None:
     get(httpserver, auth_for("cc", client_credentials(httpserver), store=store))
-    auth.clear_caches()
+    RUNTIME.reset()
 
     rotated_client = client_credentials(httpserver, client_id="client-a2")
     get(httpserver, auth_for("cc", rotated_client, store=store))
@@ -428,7 +420,7 @@ def test_access_tokens_handed_out_become_secret_values(
 
     get(httpserver, auth_for("cc", conn, store=store))
 
-    assert {"access-1", CLIENT_SECRET} <= auth.secret_values(conn)
+    assert {"access-1", CLIENT_SECRET} <= redaction.secret_values(conn)
 
 
 @pytest.mark.parametrize(
@@ -628,18 +620,12 @@ def _stored_auth(aws: Any, name: str) -> dict[str, Any]:
 
 
 def send_through_apicall(
-    server: HTTPServer, conn: Connection, credentials: httpx.Auth | None, **options: Any
+    server: HTTPServer, conn: Connection, name: str, store: RunsStore, **options: Any
 ) -> Any:
     """GET /api with apicall's own client (its transport, guard and deadline), not plain httpx."""
-    return send(
-        OutgoingRequest("GET", server.url_for("/api")),
-        conn,
-        auth=credentials,
-        timeout_s=5,
-        retry=None,
-        max_bytes=1024,
-        truncate=False,
-        **options,
+    client = ConnectionClient(conn, name=name, store=store, **options)
+    return client.send(
+        OutgoingRequest("GET", server.url_for("/api")), SendPolicy(timeout_s=5, max_bytes=1024)
     )
 
 
@@ -657,7 +643,7 @@ def test_the_token_endpoint_gets_the_connections_client_certificate(
         }
     )
 
-    response = send_through_apicall(mtls_server, conn, auth_for("mtls", conn, store=store))
+    response = send_through_apicall(mtls_server, conn, "mtls", store)
 
     assert response.status == 200
     assert endpoint.calls == 1 and api.seen[0]["authorization"] == "Bearer access-1"
@@ -681,7 +667,8 @@ def test_the_token_endpoints_address_is_judged_when_its_socket_opens(
         send_through_apicall(
             httpserver,
             conn,
-            auth_for("rebind", conn, store=store),
+            "rebind",
+            store,
             guard=Guard(permit_loopback=True, resolver=resolver),
         )
 

@@ -17,9 +17,7 @@ import trustme
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from apicall import client as client_module
-from apicall.client import get_client, is_success, send
-from apicall.errors import (
+from apicall.core.errors import (
     BlockedURL,
     CapacityExceeded,
     InvalidResponse,
@@ -28,9 +26,10 @@ from apicall.errors import (
     UpstreamSSLError,
     UpstreamTimeout,
 )
-from apicall.guard import Guard
-from apicall.models import Connection, RetryPolicy
-from apicall.templating import OutgoingRequest
+from apicall.core.models import BasicAuth, Connection, RetryPolicy
+from apicall.http import client as client_module
+from apicall.http.client import ConnectionClient, OutgoingRequest, SendPolicy, is_success
+from apicall.http.guard import Guard
 from local.stack import free_port
 from tests.support.servers import (
     PROXY_PASSWORD,
@@ -61,20 +60,18 @@ def fetch(
     retry: RetryPolicy | None = None,
     max_bytes: int = MB,
     truncate: bool = False,
+    guard: Guard | None = None,
+    name: str | None = None,
     **options: Any,
 ) -> Any:
     request_options = {
         key: options.pop(key) for key in ("headers", "content", "json") if key in options
     }
-    return send(
-        OutgoingRequest(method, url, **request_options),
-        connection,
-        timeout_s=timeout_s,
-        retry=retry,
-        max_bytes=max_bytes,
-        truncate=truncate,
-        **options,
+    policy = SendPolicy(
+        timeout_s=timeout_s, retry=retry, max_bytes=max_bytes, truncate=truncate, **options
     )
+    client = ConnectionClient(connection, name=name, guard=guard)
+    return client.send(OutgoingRequest(method, url, **request_options), policy)
 
 
 def quick_retry(attempts: int = 3, on: list[int] | None = None) -> RetryPolicy:
@@ -213,14 +210,14 @@ def test_deadline_cuts_a_server_that_trickles_the_headers(
     assert time.monotonic() - started < 1.0 + DEADLINE_SLACK_S
 
 
-def test_deadline_cuts_a_trickle_even_with_an_injected_client(
+def test_deadline_cuts_a_trickling_body(
     scripted_server: Callable[..., ScriptedServer],
 ) -> None:
     target = scripted_server(trickle_body(interval_s=0.2))
     started = time.monotonic()
 
-    with httpx.Client() as plain, pytest.raises(UpstreamTimeout):
-        fetch(target.url + "/", timeout_s=1.0, client=plain)
+    with pytest.raises(UpstreamTimeout):
+        fetch(target.url + "/", timeout_s=1.0)
 
     assert time.monotonic() - started < 1.0 + DEADLINE_SLACK_S
 
@@ -362,10 +359,12 @@ def test_authorization_is_dropped_on_a_cross_origin_redirect(server: HTTPServer)
             "", status=302, headers={"Location": other.url_for("/landing")}
         )
 
+        basic = {"type": "basic", "username": "user", "password": "pw"}
         response = fetch(
             server.url_for("/go"),
+            LOCAL.model_copy(update={"auth": BasicAuth.model_validate(basic)}),
+            name="with-basic-auth",
             headers={"Authorization": "Bearer t0ken"},
-            auth=httpx.BasicAuth("user", "pw"),
         )
 
         assert response.content == b"there"
@@ -491,15 +490,15 @@ def test_a_redirect_not_followed_comes_back_whatever_its_location_names(
     "location",
     [b"jar:http://127.0.0.1!/", b"http:foo", b"mailto:x@y", b"http://[::1", b"http://a:b:c/"],
 )
-def test_an_injected_client_never_lets_a_location_error_escape_raw(
+def test_a_location_error_is_never_retried_and_never_escapes_raw(
     scripted_server: Callable[..., ScriptedServer], location: bytes
 ) -> None:
-    # httpx builds the next request from Location even when not following; a plain client has no
-    # apicall hook to read it first, so what httpx raises must still come out typed.
+    # httpx builds the next request from Location even when not following; what httpx would
+    # raise comes out typed, and a retry policy that covers 302 does not send it again.
     target = scripted_server(redirect_to(location))
 
-    with httpx.Client() as plain, pytest.raises(InvalidResponse) as caught:
-        fetch(f"{target.url}/go", client=plain, retry=quick_retry(5, on=[302]))
+    with pytest.raises(InvalidResponse) as caught:
+        fetch(f"{target.url}/go", retry=quick_retry(5, on=[302]))
 
     assert caught.value.field == "Location"
     assert len(target.arrivals) == 1
@@ -620,13 +619,8 @@ def test_query_is_sent_exactly_as_httpx_params_would_send_it(
     params_query = server.log[-1][0].query_string.decode()
     expected = f"/q{own_query}&{params_query}" if own_query else f"/q?{params_query}"
 
-    send(
-        OutgoingRequest("GET", url, params=AWKWARD_PARAMS),
-        LOCAL,
-        timeout_s=5,
-        retry=None,
-        max_bytes=MB,
-        truncate=False,
+    ConnectionClient(LOCAL).send(
+        OutgoingRequest("GET", url, params=AWKWARD_PARAMS), SendPolicy(timeout_s=5, max_bytes=MB)
     )
 
     assert server.log[-1][0].full_path == expected
@@ -847,7 +841,8 @@ def test_exhausted_pool_is_capacity_exceeded(server: HTTPServer) -> None:
 
     server.expect_request("/slow").respond_with_handler(slow)
     connection = Connection(allow_private_network=True, max_in_flight=1, timeout_s=7)
-    assert get_client(connection) is get_client(connection.model_copy())
+    # Connections with the same TLS, proxy and pool settings share one pool.
+    assert ConnectionClient(connection).http is ConnectionClient(connection.model_copy()).http
     first = threading.Thread(
         target=fetch, args=(server.url_for("/slow"), connection), kwargs={"timeout_s": 60}
     )

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from apicall.execute import execute_event
-from apicall.fetching import fetch_scheduled
+from apicall.fetch.run import fetch_scheduled
+from apicall.request.execute import execute_event
 from tests.support.push import PushRig
 
 pytestmark = pytest.mark.usefixtures("tables")

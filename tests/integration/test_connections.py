@@ -8,9 +8,9 @@ from typing import Any
 import boto3
 import pytest
 
-from apicall.connections import load_connection, update_connection
-from apicall.errors import ConfigError, ConnectionNotFound
-from apicall.models import BearerAuth, OAuth2AuthorizationCode
+from apicall.core.connections import load_connection, update_connection
+from apicall.core.errors import ConfigError, ConnectionNotFound
+from apicall.core.models import BearerAuth, OAuth2AuthorizationCode
 
 CRM = {
     "base_url": "https://api.example.com/v2",

@@ -17,8 +17,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from apicall import fetching
-from apicall.store import RecordsWriter, RunsStore
+from apicall.core.runtime import RUNTIME
+from apicall.core.store import RecordsWriter, RunsStore
+from apicall.fetch import checkpoints, run
 from functions.fetch import app
 from local.demo_api import API_KEY, DemoAPI
 from local.demo_pagination import OrderSource, order
@@ -283,9 +284,7 @@ def test_a_crash_mid_write_resumes_and_refetches_only_the_pages_in_flight(orders
     crash_page = random.Random(7).randrange(2, 10)
 
     with pytest.raises(RuntimeError):
-        fetching.run_fetch(
-            fetching.parse_job(event), writer=CrashingWriter(crash_page), context=None
-        )
+        run.run_fetch(run.parse_job(event), writer=CrashingWriter(crash_page), context=None)
     resumed = invoke(event)
 
     assert resumed["status"] == "succeeded" and resumed["records"] == 500
@@ -303,9 +302,7 @@ def test_a_crash_mid_write_resumes_and_refetches_only_the_pages_in_flight(orders
 def continuation_queue(aws: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     url = aws.client("sqs").create_queue(QueueName="fetch-continuations")["QueueUrl"]
     monkeypatch.setenv("FETCH_CONTINUATION_QUEUE_URL", url)
-    from apicall import settings
-
-    settings.get_settings.cache_clear()
+    RUNTIME.reset()  # the settings just changed
     yield url
 
 
@@ -316,7 +313,7 @@ def test_a_tiny_time_budget_splits_the_run_across_invocations(
     orders.total = 2000
     event = load_event("fetch_offset.json")
     event["pagination"]["limit"] = 20
-    budget_s = fetching.DEFAULT_RESERVE_MS / 1000 + 0.15
+    budget_s = run.DEFAULT_RESERVE_MS / 1000 + 0.15
 
     trigger = SqsTrigger(
         boto3.client("sqs"),
@@ -348,7 +345,7 @@ def test_a_continuation_of_a_finished_run_is_ignored(orders, tables, continuatio
     done = invoke(event)
     message = json.dumps({"fetch": event, "run_id": done["run_id"]})
 
-    answer = fetching.fetch_continuation(message)
+    answer = run.fetch_continuation(message)
 
     assert answer["status"] == "stale"
     assert orders.served["offset"] == [0, 10]  # only the finished run asked
@@ -356,18 +353,18 @@ def test_a_continuation_of_a_finished_run_is_ignored(orders, tables, continuatio
 
 def test_a_schedule_while_another_invocation_holds_the_run_is_skipped(orders, tables) -> None:
     orders.total = 10
-    job = fetching.parse_job(load_event("fetch_offset.json"))
+    job = run.parse_job(load_event("fetch_offset.json"))
     runs = RunsStore(tables["RunsTable"])
-    holder = fetching.Checkpoints(runs, job.job, "someone-else")
-    state = fetching.RunState(
+    holder = checkpoints.Checkpoints(runs, job.job, "someone-else")
+    state = checkpoints.RunState(
         run_id="r1",
-        fingerprint=fetching.job_fingerprint(job),
+        fingerprint=checkpoints.job_fingerprint(job),
         position={"offset": 0, "largest_page": 0},
         started_at=0,
     )
     assert holder.acquire(state, lease_s=60)
 
-    answer = fetching.run_fetch(job)
+    answer = run.run_fetch(job)
 
     assert answer["status"] == "busy" and "offset" not in orders.served
 

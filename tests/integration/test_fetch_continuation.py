@@ -13,8 +13,8 @@ from typing import Any
 import boto3
 import pytest
 
-from apicall import fetching
-from apicall.store import RunsStore
+from apicall.core.store import RunsStore
+from apicall.fetch import run
 from functions.fetch import app
 from local.sqs_trigger import SqsTrigger
 
@@ -76,7 +76,7 @@ def queue(aws: boto3.Session, tables: dict[str, Any], monkeypatch: pytest.Monkey
 
 
 def rejected(tables: dict[str, Any]) -> list[dict[str, Any]]:
-    return RunsStore(tables["RunsTable"]).query(fetching.REJECTED_CONTINUATIONS)
+    return RunsStore(tables["RunsTable"]).query(run.REJECTED_CONTINUATIONS)
 
 
 @pytest.mark.parametrize(("body", "field"), MALFORMED)
@@ -100,7 +100,7 @@ def test_a_malformed_continuation_is_acknowledged_and_recorded_naming_the_field(
 
 
 def test_the_answer_to_a_malformed_continuation_is_the_typed_error(tables) -> None:
-    answer = fetching.fetch_continuation(message(run_id=7), message_id="m-1")
+    answer = run.fetch_continuation(message(run_id=7), message_id="m-1")
 
     assert answer["status"] == "rejected"
     assert answer["error"]["field"] == "run_id"

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from apicall import fetching
-from apicall.store import MAX_ITEM_BYTES, RecordsWriter, RunsStore
+from apicall.core.store import MAX_ITEM_BYTES, RecordsWriter, RunsStore
+from apicall.fetch import run
 from functions.fetch import app
 from local.stack import LocalContext
 
@@ -309,7 +309,7 @@ def test_unprocessed_items_are_retried_with_backoff(tables) -> None:
 
 
 def test_items_still_unprocessed_after_every_attempt_fail_the_page(tables) -> None:
-    from apicall.errors import CapacityExceeded
+    from apicall.core.errors import CapacityExceeded
 
     table = PartiallyProcessing(tables["RecordsTable"], busy_calls=99, accept=0)
     writer = RecordsWriter(table, sleep=lambda s: None, max_attempts=3)
@@ -329,9 +329,9 @@ def test_an_item_dynamodb_refuses_is_reported_and_the_rest_written(tables) -> No
 
 
 def test_continuation_message_carries_the_job_it_resumes() -> None:
-    parsed = fetching.parse_job(job(pagination={"type": "offset", "in": "body"}))
-    message = json.loads(json.dumps(fetching._job_message(parsed)))
-    assert fetching.parse_job(message) == parsed
+    parsed = run.parse_job(job(pagination={"type": "offset", "in": "body"}))
+    message = json.loads(json.dumps(run._job_message(parsed)))
+    assert run.parse_job(message) == parsed
 
 
 @pytest.mark.parametrize(

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from apicall.fetching import parse_job, run_fetch
-from apicall.models import Connection
-from apicall.store import RecordsWriter, RunsStore
-from functions.fetch import app
-from local.stack import LocalContext
+from apicall.core.models import Connection
+from apicall.core.store import RecordsWriter, RunsStore
+from apicall.fetch.run import parse_job, run_fetch
+from tests.support.environment import HANDLER_ENVIRONMENT
 
 pytestmark = pytest.mark.usefixtures("tables")
+
+ROOT = Path(__file__).resolve().parents[2]
 
 UNUSUAL_S = 0.0042  # neither CPython's 5 ms nor the fetch function's default
 
@@ -27,9 +31,7 @@ def switch_interval() -> Iterator[None]:
     """The process's switch interval set to UNUSUAL_S, and put back afterwards."""
     previous = sys.getswitchinterval()
     sys.setswitchinterval(UNUSUAL_S)
-    app.set_switch_interval.cache_clear()
     yield
-    app.set_switch_interval.cache_clear()
     sys.setswitchinterval(previous)
 
 
@@ -71,12 +73,15 @@ def test_a_fetch_run_leaves_the_switch_interval_of_the_process_alone(
     assert sys.getswitchinterval() == UNUSUAL_S
 
 
-def test_the_fetch_function_sets_the_switch_interval_of_its_setting(
-    switch_interval: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("FETCH_SWITCH_INTERVAL_MS", "2")
+def test_the_fetch_function_sets_the_switch_interval_of_its_setting_when_it_loads() -> None:
+    # A new container: the handler module loaded in a fresh interpreter, as Lambda loads it.
+    script = "import sys, functions.fetch.app; print(sys.getswitchinterval())"
+    env = {**os.environ, **HANDLER_ENVIRONMENT, "FETCH_SWITCH_INTERVAL_MS": "2"}
+    env["PYTHONPATH"] = os.pathsep.join((str(ROOT / "shared"), str(ROOT)))
 
-    # Set before the event is read, whatever the event: this one is refused.
-    app.handler({"job": "no-request"}, LocalContext("FetchFunction", 60))
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True
+    )
 
-    assert sys.getswitchinterval() == pytest.approx(0.002)
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert float(loaded.stdout) == pytest.approx(0.002)

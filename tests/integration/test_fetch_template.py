@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 
-from apicall.models import FetchJob
+from apicall.core.models import FetchJob
 from local import infra
 
 

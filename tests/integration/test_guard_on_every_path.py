@@ -18,7 +18,7 @@ import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 
-from apicall.delivery import attempt_history
+from apicall.push.deliverer import attempt_history
 from functions.fetch import app as fetch_app
 from functions.request import api
 from functions.request import app as request_app

@@ -1,4 +1,4 @@
-"""apicall's own transport (network.GuardedTransport): what httpx's transport did, through the
+"""apicall's own transport (transport.GuardedTransport): what httpx's transport did, through the
 proxy's tunnel and across a streamed body, with the guard's backend under every socket."""
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ import pytest
 import trustme
 from pytest_httpserver import HTTPServer
 
-from apicall.client import get_client, send
-from apicall.errors import UpstreamConnectionError
-from apicall.models import Connection
-from apicall.templating import OutgoingRequest
+from apicall.core.errors import UpstreamConnectionError
+from apicall.core.models import Connection
+from apicall.http.client import ConnectionClient, OutgoingRequest, SendPolicy
 from tests.support.servers import (
     PROXY_PASSWORD,
     PROXY_USER,
@@ -27,13 +26,8 @@ MB = 1024 * 1024
 
 
 def get(url: str, connection: Connection) -> tuple[int, bytes]:
-    response = send(
-        OutgoingRequest("GET", url),
-        connection,
-        timeout_s=5,
-        retry=None,
-        max_bytes=MB,
-        truncate=False,
+    response = ConnectionClient(connection).send(
+        OutgoingRequest("GET", url), SendPolicy(timeout_s=5, max_bytes=MB)
     )
     return response.status, response.content
 
@@ -94,7 +88,7 @@ def test_a_body_cut_short_is_an_httpx_error_and_then_a_connection_error(
 
     with (
         pytest.raises(httpx.RemoteProtocolError),
-        get_client(connection).stream("GET", f"{target.url}/") as response,
+        ConnectionClient(connection).http.stream("GET", f"{target.url}/") as response,
     ):
         response.read()
     with pytest.raises(UpstreamConnectionError, match="RemoteProtocolError"):

@@ -28,13 +28,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from apicall import delivery, fetching
-from apicall.errors import ConfigError
-from apicall.store import RunsStore
+from apicall.core.errors import ConfigError
+from apicall.core.runtime import RUNTIME
+from apicall.core.store import RunsStore
+from apicall.fetch import run
+from apicall.push import deliverer
 from local import infra
 from local.stack import LocalContext
 from tests.support import strategies
-from tests.support.push import create_push_queues, reset_push_caches
+from tests.support.push import create_push_queues
 
 EXAMPLES = 300
 FUZZ = settings(
@@ -103,7 +105,7 @@ def account() -> Iterator[Account]:
         "PUSH_MAX_ATTEMPTS": "10",
     }.items():
         patch.setenv(name, value)
-    from apicall.observability import logger
+    from apicall.core.observability import logger
 
     level = logger.log_level
     logger.setLevel("CRITICAL")  # thousands of attempts; the assertions say what went wrong
@@ -125,9 +127,9 @@ def account() -> Iterator[Account]:
             Name=f"apicall/connections/{strategies.REFUSED_CONNECTION}",
             SecretString=json.dumps({"base_url": "http://127.0.0.1:9", "retry": {"attempts": 1}}),
         )
-        reset_push_caches()
+        RUNTIME.reset()
         yield Account(sqs, dlq_url, RunsStore(session.resource("dynamodb").Table("fuzz-RunsTable")))
-        reset_push_caches()
+        RUNTIME.reset()
     logger.setLevel(level)
     patch.undo()
     print(f"\nfuzz tally: {dict(sorted(TALLY.items()))}")
@@ -161,7 +163,7 @@ def test_push_handler_dead_letters_or_fails_every_malformed_message(
     failed = {item["itemIdentifier"] for item in answer["batchItemFailures"]}
     letters = account.take_dead_letters(len(records) - len(failed))
     by_source = {
-        letter["MessageAttributes"][delivery.SOURCE_MESSAGE_ID]["StringValue"]: letter
+        letter["MessageAttributes"][deliverer.SOURCE_MESSAGE_ID]["StringValue"]: letter
         for letter in letters
     }
     for record in records:
@@ -176,8 +178,8 @@ def test_push_handler_dead_letters_or_fails_every_malformed_message(
         assert letter is not None, f"message {message_id} neither dead-lettered nor failed"
         assert letter["Body"] == record["body"]
         attributes = letter["MessageAttributes"]
-        assert attributes[delivery.REJECTED_REASON]["StringValue"]
-        assert attributes[delivery.REJECTED_FIELD]["StringValue"]
+        assert attributes[deliverer.REJECTED_REASON]["StringValue"]
+        assert attributes[deliverer.REJECTED_FIELD]["StringValue"]
         TALLY["push dead-lettered"] += 1
     TALLY["push batches"] += 1
 
@@ -212,7 +214,7 @@ def rejected_continuations(account: Account) -> Iterator[list[tuple[str, str | N
     # Every malformed continuation is on record, under the field its parser named.
     recorded = {
         item["sqs_message_id"]: item["error"]["field"]
-        for item in account.runs.query(fetching.REJECTED_CONTINUATIONS)
+        for item in account.runs.query(run.REJECTED_CONTINUATIONS)
     }
     assert dict(expected) == {m: recorded.get(m) for m, _ in expected}
 
@@ -230,7 +232,7 @@ def test_fetch_handler_acknowledges_every_malformed_continuation(
 
     assert answer == {"batchItemFailures": []}
     try:
-        fetching.parse_continuation(record["body"])
+        run.parse_continuation(record["body"])
     except ConfigError as error:
         assert error.field
         rejected_continuations.append((record["messageId"], error.field))

@@ -10,8 +10,8 @@ from urllib.parse import quote
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from apicall.delivery import attempt_history
-from apicall.store import RunsStore
+from apicall.core.store import RunsStore
+from apicall.push.deliverer import attempt_history
 from functions.fetch import app as fetch_app
 from functions.request import app
 from local.stack import LocalContext

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from apicall.errors import ConfigError
-from apicall.models import RequestSpec
-from apicall.openapi import _HEAD_BYTES, MAX_FIELDS, discover, load_document
+from apicall.builder.discover import _HEAD_BYTES, MAX_FIELDS, discover, load_document
+from apicall.core.errors import ConfigError
+from apicall.core.models import RequestSpec
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "openapi"
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from apicall.delivery import attempt_history
+from apicall.core.runtime import RUNTIME
+from apicall.push.deliverer import attempt_history
 from tests.support.push import PushRig, receiver_connection
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -263,7 +264,7 @@ def _seconds_between(start: str, end: str) -> float:
 def test_redrive_by_id_moves_only_that_message_back_and_its_attempts_continue(
     push_rig: PushRig, receiver, put_connection
 ) -> None:
-    from apicall.redrive import redrive
+    from apicall.push.redrive import redrive
 
     broken = True
     server = receiver(lambda request, nth: 500 if broken else 200)
@@ -287,7 +288,7 @@ def test_redrive_by_id_moves_only_that_message_back_and_its_attempts_continue(
 def test_redrive_all_retries_a_rejected_message_once_its_connection_exists(
     push_rig: PushRig, receiver, put_connection
 ) -> None:
-    from apicall.redrive import main
+    from apicall.push.redrive import main
 
     server = receiver()
     push_rig.send(push("evt_early"))  # the connection does not exist yet
@@ -304,7 +305,7 @@ def test_redrive_all_retries_a_rejected_message_once_its_connection_exists(
 
 
 def test_redrive_dry_run_moves_nothing(push_rig: PushRig) -> None:
-    from apicall.redrive import redrive
+    from apicall.push.redrive import redrive
 
     push_rig.send("not json")
     push_rig.trigger.drain(timeout_s=10)
@@ -348,13 +349,11 @@ def test_the_per_target_bound_caps_requests_in_flight_while_other_targets_procee
 ) -> None:
     import threading
 
-    from tests.support.push import reset_push_caches
-
     # GIVEN a bound of 2 per target, a slow target that holds each request until every delivery
     # to a fast target is answered, and a fast target that answers only while the slow one holds
     # two requests; one batch of 6 slow and 4 fast messages
     monkeypatch.setenv("PUSH_TARGET_CONCURRENCY", "2")
-    reset_push_caches()
+    RUNTIME.reset()  # a new container reads the bound
     in_flight, peak, lock = [0], [0], threading.Lock()
     slow_holds_two, fast_all_answered = threading.Event(), threading.Event()
     released_by_fast: list[bool] = []

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from apicall.delivery import attempt_history
+from apicall.push.deliverer import attempt_history
 from functions.push.app import handler
 from local.stack import LocalContext
 from tests.support.push import PushRig

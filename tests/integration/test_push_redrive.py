@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from apicall.delivery import SOURCE_MESSAGE_ID, attempt_history
-from apicall.redrive import redrive
+from apicall.push.deliverer import SOURCE_MESSAGE_ID, attempt_history
+from apicall.push.redrive import redrive
 from tests.support.push import PushRig
 
 # More sends than this to the push queue can only be the same messages going round again.
@@ -111,7 +111,7 @@ def test_a_returned_copy_is_recognised_by_its_source_message_id(push_rig: PushRi
 
 
 def test_a_queue_that_does_not_exist_is_one_line_and_exit_1(push_rig: PushRig, capsys) -> None:
-    from apicall.redrive import main
+    from apicall.push.redrive import main
 
     missing = push_rig.dlq_url + "-missing"
 

@@ -24,11 +24,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from apicall import ratelimit
-from apicall.execute import execute
-from apicall.models import Connection, InvokeEvent
-from apicall.ratelimit import RateLimiter
-from apicall.store import RunsStore
+from apicall.core.models import Connection, InvokeEvent
+from apicall.core.store import RunsStore
+from apicall.request.execute import execute
 from local import infra
 from local.stack import moto_server
 from tests.support.arrivals import arrivals, arrivals_server
@@ -36,13 +34,6 @@ from tests.support.ratelimit_worker import call_many, local_connection
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_S = 4.0  # time for the worker processes to import the layer before the common start
-
-
-@pytest.fixture(autouse=True)
-def _fresh_limiter_cache() -> Iterator[None]:
-    ratelimit.clear_cache()
-    yield
-    ratelimit.clear_cache()
 
 
 @pytest.fixture
@@ -104,10 +95,10 @@ def test_eight_threads_and_two_processes_never_exceed_20_requests_in_any_2_s_win
     table = shared_runs[1]
     start_at = time.time() + STARTUP_S
     workers = [start_worker(api, 20, f"process{n}", start_at, shared_runs) for n in range(2)]
-    limiter = RateLimiter(table)
+    store = RunsStore(table)
     with ThreadPoolExecutor(8) as pool:
         futures = [
-            pool.submit(call_many, api, 20, f"thread{n}", start_at=start_at, limiter=limiter)
+            pool.submit(call_many, api, 20, f"thread{n}", start_at=start_at, store=store)
             for n in range(8)
         ]
         statuses = [status for future in futures for status in future.result()]
@@ -131,7 +122,7 @@ def test_a_429_with_retry_after_pauses_every_caller_of_the_connection(
     paced = functools.partial(
         call_many,
         api,
-        limiter=RateLimiter(shared_runs[1]),
+        store=RunsStore(shared_runs[1]),
         connection=local_connection(1000, 1),
         pace_s=0.1,
     )

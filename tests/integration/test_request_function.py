@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from apicall import testapi
-from apicall.store import RunsStore
+from apicall.builder import testapi
+from apicall.core.store import RunsStore
 from functions.request import api, app
 from local.stack import LocalContext, free_port
 from tests.support.demo import load_event

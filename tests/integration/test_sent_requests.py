@@ -13,10 +13,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from apicall import openapi
-from apicall.execute import execute
-from apicall.models import Connection, InvokeEvent
-from apicall.store import RunsStore
+from apicall.builder import discover
+from apicall.core.models import Connection, InvokeEvent
+from apicall.core.store import RunsStore
+from apicall.request.execute import execute
 from functions.fetch import app as fetch_app
 from local.stack import LocalContext
 
@@ -134,7 +134,7 @@ def test_a_discovery_url_with_a_query_of_its_own_keeps_it(server: HTTPServer) ->
 
     server.expect_request("/openapi").respond_with_handler(document)
 
-    fetched = openapi.fetch_document(server.url_for("/openapi?format=json&v=3"), LOCAL)
+    fetched = discover.fetch_document(server.url_for("/openapi?format=json&v=3"), LOCAL)
 
     assert json.loads(fetched["info"]["title"]) == [["format", "json"], ["v", "3"]]
 

@@ -1,6 +1,6 @@
 """Tracing as the functions run in Lambda: the X-Ray SDK only when tracing is on, and then a
 segment for the handler, apicall's HTTP client and boto3. Each case is a fresh interpreter, as
-the decision is made once, when `apicall.observability` is first imported."""
+the decision is made once, when `apicall.core.observability` is first imported."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from local.stack import free_port
+from tests.support.environment import HANDLER_ENVIRONMENT
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = [
@@ -32,6 +33,7 @@ def run(script: str, **environment: str) -> dict[str, Any]:
     of output is JSON."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "_X_AMZN"))},
+        **HANDLER_ENVIRONMENT,
         "PYTHONPATH": f"{ROOT / 'shared'}{os.pathsep}{ROOT}",
         "LAMBDA_TASK_ROOT": str(ROOT),
         "POWERTOOLS_SERVICE_NAME": "apicall-tests",
@@ -55,7 +57,7 @@ def run(script: str, **environment: str) -> dict[str, Any]:
 def test_tracing_disabled_never_imports_the_xray_sdk(handler: str) -> None:
     script = (
         f"import json, sys, {handler}\n"
-        "from apicall.observability import tracer\n"
+        "from apicall.core.observability import tracer\n"
         "print(json.dumps({'sdk': 'aws_xray_sdk' in sys.modules, 'tracer': type(tracer).__name__}))"
     )
 
@@ -89,15 +91,15 @@ TRACED_INVOCATION = """
 from functions.request import app  # first, as in Lambda
 
 import json, boto3, botocore.config, httpx
-from apicall import client
-from apicall.models import Connection
+from apicall.http import client
+from apicall.core.models import Connection
 from local.stack import LocalContext
 
 # Refused by the guard (no connection allows a private network): nothing is sent.
 event = {"request": {"method": "GET", "url": "http://127.0.0.1:%(port)d/orders"}}
 outcome = app.handler(event, LocalContext("RequestFunction", 30))
 try:  # apicall's client, to a port nothing listens on
-    client.get_client(Connection(allow_private_network=True)).get("http://127.0.0.1:%(port)d/")
+    client.client_for(Connection(allow_private_network=True)).http.get("http://127.0.0.1:%(port)d/")
 except httpx.HTTPError:
     pass
 dynamodb = boto3.client(

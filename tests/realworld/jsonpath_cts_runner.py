@@ -1,4 +1,5 @@
-"""Run the RFC 9535 JSONPath Compliance Test Suite through apicall.mapping; print a JSON report.
+"""Run the RFC 9535 JSONPath Compliance Test Suite through apicall.request.jsonpath; print a
+JSON report.
 
 `python jsonpath_cts_runner.py CTS_JSON` with `shared/` on PYTHONPATH. It imports nothing but the
 standard library and apicall, so that it can run in an interpreter built from the layer's
@@ -14,8 +15,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from apicall.errors import ConfigError
-from apicall.mapping import compile_path, extract
+from apicall.core.errors import ConfigError
+from apicall.request.jsonpath import compile_path, extract
 
 
 def _canonical(values: list[Any]) -> str:

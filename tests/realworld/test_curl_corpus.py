@@ -11,7 +11,8 @@ npm package ships real ones). For each command:
    is not one curl invocation, and is only imported.
 3. the real curl (/usr/bin/curl) is run with those arguments against a capturing server on
    127.0.0.1 (`--connect-to` sends every host there, TLS or not), and the imported RequestSpec is
-   sent to the same server through apicall's own client (templating.render_request, client.send).
+   sent to the same server through apicall's own client (templating.render_request, then
+   ConnectionClient.send).
 4. the two requests must be the same: method, path, query pairs, headers (names in any case, in
    any order) and body (JSON and forms by value, multipart by part, not by boundary).
 
@@ -40,10 +41,11 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
 
-from apicall import auth, client, templating
-from apicall.curl_import import CurlImport, parse_curl
-from apicall.errors import ApicallError, ConfigError
-from apicall.models import Connection
+from apicall.builder.curl import CurlImport, parse_curl
+from apicall.core.errors import ApicallError, ConfigError
+from apicall.core.models import Connection
+from apicall.http import client
+from apicall.request import templating
 from tests.realworld.curl.capture import Captured, CaptureServer
 
 HERE = Path(__file__).with_name("curl")
@@ -361,17 +363,14 @@ def run_apicall(result: CurlImport, values: dict[str, str], server: CaptureServe
         {"auth": suggested.get("auth", {"type": "none"}), "allow_private_network": True}
     )
     outgoing = templating.render_request(spec, values, None, None)
-    client.send(
-        outgoing,
-        connection,
-        auth=auth.auth_for("curl-corpus", connection),
+    policy = client.SendPolicy(
         timeout_s=30,
-        retry=None,
         max_bytes=1 << 20,
         truncate=True,
         follow_redirects=spec.follow_redirects,
         max_redirects=spec.max_redirects,
     )
+    client.ConnectionClient(connection, name="curl-corpus").send(outgoing, policy)
     captured = server.take()
     assert len(captured) == 1, captured
     return captured[0]

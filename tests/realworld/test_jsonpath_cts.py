@@ -1,9 +1,10 @@
 """apicall's JSONPath gives RFC 9535's answers, run against the JSONPath Compliance Test Suite.
 
-The suite runs through apicall.mapping's own compile_path/extract, twice: in the layer venv (the
-packages of shared/requirements.txt alone, as Lambda has them: tests/support/layer_env.py) and in
-this process. Every case with `invalid_selector` must be refused with a ConfigError; every other
-must give `result`, or one of `results` where the order of an object's members is open.
+The suite runs through apicall.request.jsonpath's own compile_path/extract, twice: in the layer
+venv (the packages of shared/requirements.txt alone, as Lambda has them:
+tests/support/layer_env.py) and in this process. Every case with `invalid_selector` must be
+refused with a ConfigError; every other must give `result`, or one of `results` where the order of
+an object's members is open.
 """
 
 from __future__ import annotations

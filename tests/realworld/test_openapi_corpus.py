@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from apicall.models import RequestSpec
-from apicall.openapi import MAX_ANSWER_BYTES
+from apicall.builder.discover import MAX_ANSWER_BYTES
+from apicall.core.models import RequestSpec
 from functions.request import api
 from local.stack import LocalContext
 from tests.realworld.corpora import corpus_dir

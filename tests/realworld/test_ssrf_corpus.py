@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from apicall.errors import BlockedURL, InvalidRequest, UpstreamConnectionError
-from apicall.guard import check_url
+from apicall.core.errors import BlockedURL, InvalidRequest, UpstreamConnectionError
+from apicall.http.guard import check_url
 from tests.realworld.corpora import corpus_dir
 
 LOCAL_NAMES = {"localhost": ["127.0.0.1", "::1"]}

@@ -18,6 +18,7 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from apicall.core.runtime import RUNTIME
 from local import infra
 from local.sqs_trigger import SqsTrigger, peek_messages
 from local.stack import moto_server
@@ -141,13 +142,6 @@ def create_push_queues(sqs: Any, *, visibility_timeout_s: int | None = None) -> 
     return queue_url, dlq_url
 
 
-def reset_push_caches() -> None:
-    from apicall import delivery, settings
-
-    settings.get_settings.cache_clear()
-    delivery.reset_default_deliverer()
-
-
 @dataclass
 class PushRig:
     sqs: Any
@@ -193,8 +187,8 @@ def make_rig(
     monkeypatch.setenv("PUSH_DLQ_URL", dlq_url)
     monkeypatch.setenv("PUSH_RETRY_SCHEDULE", schedule)
     monkeypatch.setenv("PUSH_MAX_ATTEMPTS", "10")
-    reset_push_caches()
-    from apicall.observability import metrics
+    RUNTIME.reset()  # the deliverer reads the settings just changed
+    from apicall.core.observability import metrics
 
     # The Metrics singleton reads its namespace when first imported, maybe before the env was set.
     metrics.namespace = metrics.namespace or "apicall-tests"
@@ -211,7 +205,7 @@ def push_rig(
     """Push queues from the template, env set, the trigger bound to functions/push/app.py."""
     rig = make_rig(aws, monkeypatch)
     yield rig
-    reset_push_caches()
+    RUNTIME.reset()
 
 
 def receiver_connection(put_connection: Callable[..., str], name: str, url: str) -> None:
@@ -225,7 +219,6 @@ def moto_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
     The tables of template.yaml are created in it; AWS_ENDPOINT_URL points every client at it.
     """
-    from apicall import store
 
     with moto_server(in_process=False) as endpoint:
         monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
@@ -235,15 +228,13 @@ def moto_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
             infra.create_table(client, f"test-{logical_id}", properties)
             if logical_id in env_names:
                 monkeypatch.setenv(env_names[logical_id], f"test-{logical_id}")
-        store._dynamodb.cache_clear()
-        store.default_runs_store.cache_clear()
+        RUNTIME.reset()
         yield endpoint
 
 
 def put_connection_to(name: str, connection: dict[str, Any]) -> None:
     """Store a connection secret in whatever AWS the environment points at."""
-    from aws_lambda_powertools.utilities import parameters
 
     client = boto3.client("secretsmanager", region_name="us-east-1")
     client.create_secret(Name=f"apicall/connections/{name}", SecretString=json.dumps(connection))
-    parameters.clear_caches()
+    RUNTIME.reset()

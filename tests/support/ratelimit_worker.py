@@ -12,10 +12,9 @@ import json
 import sys
 import time
 
-from apicall.client import send
-from apicall.models import Connection, RateLimit
-from apicall.ratelimit import RateLimiter
-from apicall.templating import OutgoingRequest
+from apicall.core.models import Connection, RateLimit
+from apicall.core.store import RunsStore
+from apicall.http.client import OutgoingRequest, SendPolicy, client_for
 
 
 def local_connection(requests: int = 20, per_s: float = 2) -> Connection:
@@ -32,7 +31,7 @@ def call_many(
     name: str,
     *,
     start_at: float,
-    limiter: RateLimiter | None = None,
+    store: RunsStore | None = None,
     path: str = "/ok",
     timeout_s: float = 60,
     connection: Connection | None = None,
@@ -40,7 +39,9 @@ def call_many(
 ) -> list[int]:
     """Send `count` GETs to `path`, each carrying the id `<name>-<n>`; the statuses."""
     time.sleep(max(0.0, start_at - time.time()))
-    connection = connection or local_connection()
+    # The container's client of the connection "shared": its limiter uses `store`'s table.
+    client = client_for(connection or local_connection(), "shared", store=store)
+    policy = SendPolicy(timeout_s=timeout_s, max_bytes=1024, truncate=True)
     statuses = []
     for n in range(count):
         if n:
@@ -48,16 +49,7 @@ def call_many(
         request = OutgoingRequest(
             method="GET", url=f"{base_url}{path}", headers={"X-Request-Id": f"{name}-{n}"}
         )
-        response = send(
-            request,
-            connection,
-            timeout_s=timeout_s,
-            retry=None,
-            max_bytes=1024,
-            truncate=True,
-            connection_name="shared",
-            limiter=limiter,
-        )
+        response = client.send(request, policy)
         statuses.append(response.status)
     return statuses
 

@@ -20,7 +20,7 @@ import trustme
 from cryptography.hazmat.primitives import serialization
 from pytest_httpserver import HTTPServer
 
-from apicall.models import ClientCert
+from apicall.core.models import ClientCert
 from local.stack import free_port, wait_for_port
 
 Script = Callable[[socket.socket, int], None]

@@ -4,7 +4,7 @@ import pytest_socket
 
 # Built before sockets are disabled: with tracing on, the X-Ray tracer opens its UDP emitter
 # socket on creation (off, as here outside Lambda, apicall never loads the X-Ray SDK).
-import apicall.observability  # noqa: F401
+import apicall.core.observability  # noqa: F401
 
 
 def pytest_runtest_setup() -> None:

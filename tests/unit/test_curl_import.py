@@ -6,13 +6,14 @@ from typing import Any
 
 import pytest
 
-from apicall import templating
-from apicall.curl_import import parse_curl
-from apicall.errors import ConfigError
-from apicall.models import Connection, RequestSpec
+from apicall.builder.curl import parse_curl
+from apicall.core.errors import ConfigError
+from apicall.core.models import Connection, RequestSpec
+from apicall.http import client
+from apicall.request import templating
 
 
-def sent(spec: RequestSpec, values: dict[str, Any] | None = None) -> templating.OutgoingRequest:
+def sent(spec: RequestSpec, values: dict[str, Any] | None = None) -> client.OutgoingRequest:
     """The request apicall would send for an imported spec."""
     return templating.render_request(spec, values or {}, None, None)
 

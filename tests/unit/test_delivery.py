@@ -8,16 +8,10 @@ from pathlib import Path
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from apicall.delivery import (
-    InvalidMessage,
-    build_request,
-    encode_record,
-    parse_message,
-    retry_delay_s,
-    signed_headers,
-)
-from apicall.models import Connection
-from apicall.settings import Settings
+from apicall.core.models import Connection
+from apicall.core.settings import Settings
+from apicall.push.deliverer import InvalidMessage, retry_delay_s
+from apicall.push.message import build_request, encode_record, parse_message, signed_headers
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 KEY = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

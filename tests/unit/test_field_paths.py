@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from apicall.delivery import parse_message
-from apicall.errors import ConfigError, field_path
-from apicall.execute import execute_event
-from apicall.fetching import parse_job
+from apicall.core.errors import ConfigError, field_path
+from apicall.fetch.run import parse_job
+from apicall.push.message import parse_message
+from apicall.request.execute import execute_event
 
 REQUEST: dict[str, Any] = {"request": {"url": "https://api.example.com/x"}}
 PUSH: dict[str, Any] = {"id": "evt_1", "target": {"url": "https://hooks.example.com"}, "record": {}}

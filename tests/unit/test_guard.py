@@ -4,8 +4,9 @@ import ipaddress
 
 import pytest
 
-from apicall.errors import BlockedURL, InvalidRequest, UpstreamConnectionError
-from apicall.guard import METADATA_ENDPOINTS, Guard, blocked_reason, check_url, safe_url
+from apicall.core.errors import BlockedURL, InvalidRequest, UpstreamConnectionError
+from apicall.core.redaction import safe_url
+from apicall.http.guard import METADATA_ENDPOINTS, Guard, blocked_reason, check_url
 
 # The injected resolver stands in for DNS: no test here touches the network.
 DNS = {

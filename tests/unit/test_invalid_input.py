@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apicall.execute import execute_event
+from apicall.request.execute import execute_event
 from tests.support import strategies
 
 VALID: dict[str, Any] = {

@@ -10,16 +10,11 @@ from typing import Any
 
 import pytest
 
-from apicall.errors import ConfigError, InvalidResponse
-from apicall.mapping import (
-    FieldMisfit,
-    coerce,
-    extract,
-    map_fields,
-    map_response,
-    parse_body,
-)
-from apicall.models import FieldSpec, ResponseSpec
+from apicall.core.errors import ConfigError, InvalidResponse
+from apicall.core.models import FieldSpec, ResponseSpec
+from apicall.request.decoding import parse_body
+from apicall.request.jsonpath import extract
+from apicall.request.mapping import FieldMisfit, coerce, map_fields, map_response
 
 
 def fields(*specs: tuple[str, str, str]) -> list[FieldSpec]:
@@ -147,7 +142,10 @@ def test_bad_jsonpath_is_a_config_error_naming_the_field(path: str) -> None:
 
 
 def test_jsonpath_is_imported_only_when_a_path_is_compiled() -> None:
-    code = "import sys, apicall.mapping; print('jsonpath' in sys.modules, 'genson' in sys.modules)"
+    code = (
+        "import sys, apicall.request.mapping, apicall.request.jsonpath, apicall.request.schema; "
+        "print('jsonpath' in sys.modules, 'genson' in sys.modules)"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="shared"
     )

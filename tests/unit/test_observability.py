@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aws_lambda_powertools import Tracer
 
-from apicall.observability import Untraced, tracing_enabled
+from apicall.core.observability import Untraced, tracing_enabled
 
 IN_LAMBDA = {"LAMBDA_TASK_ROOT": "/var/task"}
 

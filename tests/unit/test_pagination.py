@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from apicall.errors import ConfigError, InvalidResponse
-from apicall.models import FetchJob
-from apicall.pagination import (
+from apicall.core.errors import ConfigError, InvalidResponse
+from apicall.core.models import FetchJob
+from apicall.fetch.pagination import (
     CursorPaginator,
     LinkHeaderPaginator,
     NextUrlPaginator,
@@ -20,7 +20,7 @@ from apicall.pagination import (
     next_link,
     paginator_for,
 )
-from apicall.templating import OutgoingRequest
+from apicall.http.client import OutgoingRequest
 
 URL = "https://api.example.com/v1/orders"
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from apicall import ratelimit
-from apicall.errors import CapacityExceeded
-from apicall.models import RateLimit
-from apicall.ratelimit import Bucket, LimiterState, RateLimiter
+from apicall.core.errors import CapacityExceeded
+from apicall.core.models import RateLimit
+from apicall.core.runtime import RUNTIME
+from apicall.http import ratelimit
+from apicall.http.ratelimit import Bucket, LimiterState, RateLimiter
 
 
 class FakeClock:
@@ -27,13 +27,6 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> Iterator[None]:
-    ratelimit.clear_cache()
-    yield
-    ratelimit.clear_cache()
 
 
 @pytest.fixture
@@ -123,7 +116,7 @@ def test_a_pause_holds_every_caller_until_it_ends(
     paused_at = clock.now
 
     limiter.pause("crm", 2)
-    ratelimit.clear_cache()  # the other container has never seen the pause
+    RUNTIME.reset()  # the other container has never seen the pause
     other_container.acquire("crm", limit, deadline=far())
 
     assert clock.now >= paused_at + 2
@@ -165,9 +158,10 @@ def test_a_stale_caller_learns_the_item_from_its_failed_write(
 ) -> None:
     limit = RateLimit(requests=3, per_s=10)
     grant_times(limiter, clock, limit, 1)
-    stale = dict(ratelimit._seen)
+    stale = ratelimit._seen.items()
     grant_times(limiter, clock, limit, 2)
-    ratelimit._seen.update(stale)  # another container that saw only the first grant
+    for key, state in stale:  # another container that saw only the first grant
+        ratelimit._seen.put(key, state)
     calls = count_calls(runs_table)
     start = clock.now
 

@@ -7,20 +7,21 @@ from typing import Any
 
 import pytest
 
-from apicall import auth
-from apicall.auth import REDACTED, redact, redact_headers, secret_values
-from apicall.guard import safe_url
-from apicall.models import Connection
+from apicall.core import redaction
+from apicall.core.models import Connection
+from apicall.core.redaction import (
+    REDACTED,
+    redact,
+    redact_headers,
+    safe_url,
+    secret_header_names,
+    secret_values,
+)
 from tests.support.encodings import forms, pair_forms
 
 
 def conn(auth_config: dict[str, Any], **extra: Any) -> Connection:
     return Connection.model_validate({"auth": auth_config, **extra})
-
-
-@pytest.fixture(autouse=True)
-def _fresh_memory() -> None:
-    auth.clear_caches()
 
 
 # --- secret_values -------------------------------------------------------------------------------
@@ -175,9 +176,9 @@ def test_redact_headers_masks_credential_headers_case_insensitively() -> None:
 
 def test_redact_headers_masks_the_header_an_api_key_connection_uses() -> None:
     keyed = conn({"type": "api_key", "name": "X-Partner-Token", "value": "pt-1"})
-    secret_values(keyed)
+    names = secret_header_names(keyed)
 
-    assert redact_headers({"x-partner-token": "pt-1", "X-Other": "v"}) == {
+    assert redact_headers({"x-partner-token": "pt-1", "X-Other": "v"}, also=names) == {
         "x-partner-token": REDACTED,
         "X-Other": "v",
     }
@@ -194,12 +195,12 @@ def test_redaction_compiles_its_pattern_once_per_set_of_secrets() -> None:
     # measured in benchmarks/request_warm_overhead.py (execute() redacts every Outcome), not here.
     secrets = {f"secret-value-{n}" for n in range(10)}
     body = {"rows": [{"id": n, "note": f"x secret-value-{n % 10} y"} for n in range(1000)]}
-    auth._matcher.cache_clear()
+    redaction._matcher.cache_clear()
 
     first = redact(body, secrets)
     second = redact(body, set(secrets))
 
-    assert (auth._matcher.cache_info().misses, auth._matcher.cache_info().hits) == (1, 1)
+    assert (redaction._matcher.cache_info().misses, redaction._matcher.cache_info().hits) == (1, 1)
     assert first == second
     assert all(row["note"] == f"x {REDACTED} y" for row in second["rows"])
 

@@ -10,16 +10,16 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from apicall.client import _target, httpx_body, is_success
-from apicall.errors import (
+from apicall.core.errors import (
     ApicallError,
     CapacityExceeded,
     UpstreamConnectionError,
     UpstreamTimeout,
 )
-from apicall.execute import Execution
-from apicall.models import InvokeEvent, PushTarget, RequestSpec
-from apicall.templating import OutgoingRequest, render_request
+from apicall.core.models import InvokeEvent, PushTarget, RequestSpec
+from apicall.http.client import OutgoingRequest, _target, httpx_body, is_success
+from apicall.request.execute import Execution
+from apicall.request.templating import render_request
 
 # --- the URL and its query ----------------------------------------------------------------------
 
@@ -198,8 +198,8 @@ def test_a_route_message_replaces_the_error_message(error: ApicallError, route: 
 def test_checking_plain_member_paths_does_not_load_the_jsonpath_engine() -> None:
     code = (
         "import sys\n"
-        "from apicall.execute import check_spec\n"
-        "from apicall.models import RequestSpec\n"
+        "from apicall.request.execute import check_spec\n"
+        "from apicall.core.models import RequestSpec\n"
         "response = {'data_path': '$.data', 'fields': [{'name': 'id', 'path': '$.a.id'}]}\n"
         "check_spec(RequestSpec(url='https://h.example/x', response=response))\n"
         "print('jsonpath' in sys.modules)\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from apicall.guard import safe_url
+from apicall.core.redaction import safe_url
 
 
 @pytest.mark.parametrize(

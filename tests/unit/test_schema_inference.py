@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from apicall.errors import ConfigError
-from apicall.mapping import infer_fields, map_response
-from apicall.models import ResponseSpec
+from apicall.core.errors import ConfigError
+from apicall.core.models import ResponseSpec
+from apicall.request.mapping import map_response
+from apicall.request.schema import infer_fields
 
 
 def f(name: str, type_: str, path: str, **extra: Any) -> dict[str, Any]:

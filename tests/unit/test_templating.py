@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from apicall.errors import InvalidRequest
-from apicall.models import Connection, RequestSpec
-from apicall.templating import (
-    OutgoingRequest,
+from apicall.core.errors import InvalidRequest
+from apicall.core.models import Connection, RequestSpec
+from apicall.http.client import OutgoingRequest
+from apicall.request.templating import (
     encode_segment,
     fill_json,
     fill_text,

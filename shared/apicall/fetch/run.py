@@ -17,7 +17,6 @@ The next page is requested (in a worker thread) while the current one is mapped 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -25,50 +24,58 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Protocol
 
-import httpx
 from pydantic import ValidationError
 
-from apicall import auth, client, mapping, templating
-from apicall.connections import connection_for, load_connection
-from apicall.errors import (
+from apicall.core import redaction
+from apicall.core.connections import connection_for, load_connection
+from apicall.core.errors import (
     ApicallError,
     BlockedURL,
     ConfigError,
     InvalidResponse,
-    UpstreamStatusError,
     check_json_input,
     config_error_from,
     field_path,
     parse_json_input,
 )
-from apicall.execute import check_spec
-from apicall.models import Connection, FetchJob
-from apicall.observability import MetricUnit, logger, metrics
-from apicall.pagination import (
+from apicall.core.models import Connection, FetchJob
+from apicall.core.observability import MetricUnit, logger, metrics
+from apicall.core.settings import get_settings
+from apicall.core.store import RecordsWriter, RunsStore, WriteReport, default_runs_store
+from apicall.fetch.checkpoints import Checkpoints, LeaseLost, RunState, job_fingerprint, now_iso
+from apicall.fetch.pagination import (
     Page,
-    Paginator,
-    Position,
     paginator_for,
     storable_position,
     with_params,
 )
-from apicall.ratelimit import RateLimiter
-from apicall.settings import get_settings
-from apicall.store import RecordsWriter, RunsStore, WriteReport, default_runs_store, to_dynamo
+from apicall.fetch.records import (
+    MAX_REPORTED_SKIPS,
+    FetchedPage,
+    MappedPage,
+    PageFetcher,
+    RecordMapper,
+    later,
+)
+from apicall.http import client
+from apicall.request import jsonpath, templating
+from apicall.request.execute import check_spec
 
-RESERVED_ATTRIBUTES = ("pk", "sk", "_fetched_at", "_run_id")
-MAX_KEY_BYTES = 1024  # DynamoDB's limit for a sort key
-MAX_REPORTED_SKIPS = 100  # the summary lists this many skipped records; the count is exact
 # A page whose body is under this size cannot hold a record near DynamoDB's 400 KB item limit.
 SMALL_PAGE_BYTES = 300 * 1024
+
+
 DEFAULT_RESERVE_MS = 10_000
+
+
 NO_CONTEXT_LEASE_S = 900
 
+
 ConnectionLoader = Callable[[str], Connection]
+
+
 Continuation = Callable[[dict[str, Any]], None]
 
 
@@ -76,240 +83,6 @@ class Writer(Protocol):
     calls: int
 
     def write(self, items: list[dict[str, Any]], *, check_size: bool = True) -> WriteReport: ...
-
-
-class LeaseLost(Exception):
-    """Another invocation took over the run (this one outlived its lease)."""
-
-
-# --- one page ---
-
-
-@dataclass
-class FetchedPage:
-    position: Position
-    body: Any
-    records: list[Any]
-    headers: httpx.Headers
-    url: str
-    digest: str
-    size: int
-
-
-def records_at(body: Any, path: str) -> list[Any]:
-    """The record list at `path`; a missing list is an error, `null` an empty page."""
-    field_name = "records.path"
-    if path.endswith("[*]"):
-        containers = mapping.extract(body, path[:-3] or "$", field=field_name)
-        if not containers:
-            raise InvalidResponse(f"the page has no record list at {path[:-3]}", field=field_name)
-        container = containers[0]
-        if container is None:
-            return []
-        if isinstance(container, list):
-            return container
-        if isinstance(container, dict):
-            return list(container.values())
-        raise InvalidResponse(
-            f"{path[:-3]} is a {type(container).__name__}, not a list of records", field=field_name
-        )
-    found = mapping.extract(body, path, field=field_name)
-    if not found:
-        raise InvalidResponse(f"the page has no record list at {path}", field=field_name)
-    if len(found) == 1 and isinstance(found[0], list):
-        return found[0]
-    if len(found) == 1 and found[0] is None:
-        return []
-    return found
-
-
-class PageFetcher:
-    """Sends one page's request through the layer's client and reads its records."""
-
-    def __init__(
-        self,
-        job: FetchJob,
-        connection: Connection,
-        base: templating.OutgoingRequest,
-        paginator: Paginator,
-        *,
-        http_auth: httpx.Auth | None,
-        http_client: httpx.Client | None,
-        limiter: RateLimiter | None = None,
-    ) -> None:
-        self.job = job
-        self.connection = connection
-        self.base = base
-        self.paginator = paginator
-        self.http_auth = http_auth
-        self.http_client = http_client
-        self.limiter = limiter
-
-    def fetch(self, position: Position) -> FetchedPage:
-        spec = self.job.request
-        response = client.send(
-            self.paginator.request_for(self.base, position),
-            self.connection,
-            auth=self.http_auth,
-            timeout_s=spec.timeout_s or self.connection.timeout_s,
-            retry=self.connection.retry,
-            max_bytes=spec.response.max_bytes,
-            truncate=False,
-            follow_redirects=spec.follow_redirects,
-            max_redirects=spec.max_redirects,
-            client=self.http_client,
-            connection_name=spec.connection,
-            limiter=self.limiter,
-        )
-        if not client.is_success(response.status, spec.success_codes):
-            reason = spec.error_message(response.status) or httpx.codes.get_reason_phrase(
-                response.status
-            )
-            raise UpstreamStatusError(f"HTTP {response.status} {reason}", status=response.status)
-        content_type = response.headers.get("content-type")
-        body, kind = mapping.parse_body(response.content, content_type, spec.response.format)
-        if kind != "json":
-            raise InvalidResponse(
-                f"the page is not JSON (content-type {content_type or 'none'})",
-                field="request.response.format",
-                status=response.status,
-            )
-        return FetchedPage(
-            position=position,
-            body=body,
-            records=records_at(body, self.job.records.path),
-            headers=response.headers,
-            url=response.url,
-            digest=hashlib.blake2b(response.content, digest_size=16).hexdigest(),
-            size=len(response.content),
-        )
-
-
-# --- records -> items ---
-
-
-@dataclass
-class MappedPage:
-    items: list[dict[str, Any]]
-    skipped: list[tuple[str, str]]  # (record key or position, reason)
-    newest: Any = None  # the largest incremental field value on the page
-
-
-class RecordMapper:
-    """Turns a page's records into RecordsTable items: key, typed fields, run stamp."""
-
-    def __init__(self, job: FetchJob, run_id: str) -> None:
-        self.job = job
-        self.run_id = run_id
-        fields = job.records.fields
-        self.fields = mapping.FieldMapper(fields, where="records.fields") if fields else None
-        for index, spec in enumerate(job.records.fields):
-            if spec.name in RESERVED_ATTRIBUTES:
-                raise ConfigError(
-                    f"field name {spec.name!r} is reserved for the records table",
-                    field=f"records.fields[{index}].name",
-                )
-
-    def map_page(self, records: list[Any], page_number: int) -> MappedPage:
-        job = self.job
-        fetched_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        items: dict[str, dict[str, Any]] = {}  # by key: a key twice on a page is one upsert
-        skipped: list[tuple[str, str]] = []
-        newest = None
-        for index, record in enumerate(records):
-            where = f"page {page_number} record {index}"
-            if not isinstance(record, dict):
-                skipped.append((where, f"is {type(record).__name__}, not an object"))
-                continue
-            key, problem = self._key(record)
-            if problem:
-                skipped.append((where, problem))
-                continue
-            values = self.fields.map(record).values if self.fields else record
-            items[key] = {**values, "pk": job.job, "sk": key}
-            items[key]["_fetched_at"] = fetched_at
-            items[key]["_run_id"] = self.run_id
-            if job.incremental:
-                found = mapping.extract(record, job.incremental.field, field="incremental.field")
-                if found and found[0] is not None and later(found[0], newest):
-                    newest = found[0]
-        return MappedPage(list(items.values()), skipped, newest)
-
-    def _key(self, record: dict[str, Any]) -> tuple[str, str | None]:
-        path = self.job.records.key
-        found = mapping.extract(record, path, field="records.key")
-        value = found[0] if found else None
-        if value is None or value == "":
-            return "", f"has no key at {path}"
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            return "", f"key at {path} is {type(value).__name__}, not a string or number"
-        if isinstance(value, float):
-            if not math.isfinite(value):
-                return "", f"key at {path} is not a finite number"
-            value = int(value) if value.is_integer() else value
-        key = str(value)
-        if len(key.encode()) > MAX_KEY_BYTES:
-            return "", f"key at {path} is longer than {MAX_KEY_BYTES} bytes"
-        return key, None
-
-
-def later(value: Any, than: Any) -> bool:
-    """`value` comes after `than` (None comes first): as numbers, ISO times, or else text."""
-    if than is None:
-        return True
-    numbers = (int, float)
-    if isinstance(value, numbers) and isinstance(than, numbers):
-        return value > than
-    a, b = _as_time(value), _as_time(than)
-    if a is not None and b is not None:
-        return a > b
-    return str(value) > str(than)
-
-
-def _as_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else None
-
-
-# --- the run ---
-
-
-@dataclass
-class RunState:
-    """What the checkpoint holds; enough to resume the run in another invocation."""
-
-    run_id: str
-    fingerprint: str
-    position: Position
-    started_at: float
-    status: str = "running"
-    pages: int = 0
-    records: int = 0
-    skipped: int = 0
-    skipped_records: list[list[str]] = field(default_factory=list)
-    page_hash: str | None = None
-    bookmark_sent: Any = None
-    newest_seen: Any = None
-    invocations: int = 0
-
-    def to_item(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> RunState:
-        known = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in item.items() if k in known})
-
-
-def job_fingerprint(job: FetchJob) -> str:
-    """Changes when the job would page differently; a checkpoint of another shape is not resumed."""
-    shape = job.model_dump(mode="json", include={"request", "pagination", "records", "incremental"})
-    return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]
 
 
 class Budget:
@@ -337,77 +110,6 @@ class Budget:
         return NO_CONTEXT_LEASE_S if math.isinf(remaining) else remaining / 1000 + 5
 
 
-class Checkpoints:
-    """The run's checkpoint, bookmark and summary items in RunsTable, guarded by a lease."""
-
-    def __init__(self, runs: RunsStore, job: str, owner: str) -> None:
-        self.runs = runs
-        self.pk = f"fetch#{job}"
-        self.owner = owner
-
-    def load(self) -> RunState | None:
-        item = self.runs.get(self.pk, "checkpoint")
-        return RunState.from_item(item) if item else None
-
-    def acquire(self, state: RunState, lease_s: float) -> bool:
-        """Save `state` and take the lease, unless another live invocation holds it."""
-        now = time.time()
-        try:
-            self._put(
-                state,
-                lease_s,
-                condition="attribute_not_exists(pk) OR lease_until < :now OR lease_owner = :owner",
-                values={":now": to_dynamo(now), ":owner": self.owner},
-            )
-        except LeaseLost:
-            return False
-        return True
-
-    def save(self, state: RunState, lease_s: float) -> None:
-        """Save `state`, keeping the lease; raises LeaseLost if another invocation took it."""
-        self._put(state, lease_s, condition="lease_owner = :owner", values={":owner": self.owner})
-
-    def release(self, state: RunState) -> None:
-        self._put(state, None, condition="lease_owner = :owner", values={":owner": self.owner})
-
-    def _put(
-        self, state: RunState, lease_s: float | None, *, condition: str, values: dict[str, Any]
-    ) -> None:
-        from botocore.exceptions import ClientError
-
-        lease_until = time.time() + lease_s if lease_s is not None else 0
-        item = {"pk": self.pk, "sk": "checkpoint", **state.to_item()}
-        item.update(lease_owner=self.owner, lease_until=lease_until, updated_at=time.time())
-        try:
-            self.runs.table.put_item(
-                Item=to_dynamo(item),
-                ConditionExpression=condition,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                raise LeaseLost() from exc
-            raise
-
-    def bookmark(self) -> Any:
-        item = self.runs.get(self.pk, "bookmark")
-        return item.get("value") if item else None
-
-    def save_bookmark(self, value: Any, run_id: str) -> None:
-        self.runs.put(self.pk, "bookmark", {"value": value, "run_id": run_id, "at": _now_iso()})
-
-    def save_summary(self, summary: dict[str, Any]) -> None:
-        ttl_s = get_settings().history_ttl_days * 86400
-        self.runs.put(self.pk, f"run#{summary['run_id']}", summary, ttl_s=ttl_s)
-
-    def summary(self, run_id: str) -> dict[str, Any] | None:
-        return self.runs.get(self.pk, f"run#{run_id}")
-
-
-def _now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
 def send_continuation(message: dict[str, Any]) -> None:
     """Queue the rest of a run for a new invocation of the fetch function."""
     import boto3
@@ -425,7 +127,6 @@ def run_fetch(
     *,
     run_id: str | None = None,
     context: Any = None,
-    http_client: httpx.Client | None = None,
     runs: RunsStore | None = None,
     writer: Writer | None = None,
     connections: ConnectionLoader = load_connection,
@@ -451,7 +152,7 @@ def run_fetch(
         return {"job": job.job, "run_id": state.run_id, "status": "busy"}
     run = FetchRun(job, state, checkpoints, budget, writer or RecordsWriter())
     try:
-        status, error = run.go(http_client, connections, continue_with)
+        status, error = run.go(connections, continue_with)
     except LeaseLost:
         logger.warning("lost the lease; another invocation took over", extra={"job": job.job})
         return {"job": job.job, "run_id": state.run_id, "status": "superseded"}
@@ -505,14 +206,11 @@ class FetchRun:
         self.finished = False
 
     def go(
-        self,
-        http_client: httpx.Client | None,
-        connections: ConnectionLoader,
-        continue_with: Continuation,
+        self, connections: ConnectionLoader, continue_with: Continuation
     ) -> tuple[str, dict[str, Any] | None]:
         self.checkpoints.save_summary(self.summary("running", None))
         try:
-            fetcher = self._fetcher(http_client, connections)
+            fetcher = self._fetcher(connections)
             mapper = RecordMapper(self.job, self.state.run_id)
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fetch-page") as pool:
                 return self._pages(fetcher, mapper, pool, continue_with)
@@ -523,9 +221,7 @@ class FetchRun:
             )
             return "failed", self._error(error)
 
-    def _fetcher(
-        self, http_client: httpx.Client | None, connections: ConnectionLoader
-    ) -> PageFetcher:
+    def _fetcher(self, connections: ConnectionLoader) -> PageFetcher:
         spec = self.job.request
         connection = (
             connection_for(spec.connection, field="request.connection", loader=connections)
@@ -533,7 +229,8 @@ class FetchRun:
             else Connection()
         )
         base = templating.render_request(spec, {}, None, connection if spec.connection else None)
-        self.secrets = auth.secret_values(connection, url=base.url)
+        http = client.client_for(connection, spec.connection, store=self.checkpoints.runs)
+        self.secrets = http.secret_values(base.url)
         incremental = self.job.incremental
         if incremental and self.state.bookmark_sent is not None:
             base = with_params(
@@ -542,17 +239,7 @@ class FetchRun:
                 incremental.location,
                 field="incremental.in",
             )
-        return PageFetcher(
-            self.job,
-            connection,
-            base,
-            paginator_for(self.job.pagination),
-            http_auth=auth.auth_for(spec.connection, connection, store=self.checkpoints.runs)
-            if spec.connection
-            else None,
-            http_client=http_client,
-            limiter=RateLimiter(self.checkpoints.runs.table) if connection.rate_limit else None,
-        )
+        return PageFetcher(self.job, http, base, paginator_for(self.job.pagination))
 
     def _pages(
         self,
@@ -567,7 +254,7 @@ class FetchRun:
         while True:
             page = pending.result()
             # An OAuth access token is known once the first page has been fetched.
-            self.secrets = auth.secret_values(fetcher.connection, url=fetcher.base.url)
+            self.secrets = fetcher.http.secret_values(fetcher.base.url)
             number = state.pages + 1
             if page.digest == state.page_hash and page.records:
                 raise InvalidResponse(
@@ -606,7 +293,7 @@ class FetchRun:
     def _write(self, mapped: MappedPage, page: FetchedPage) -> None:
         state = self.state
         # Credentials an API echoes into its records are masked as in every other answer.
-        items = auth.redact(mapped.items, self.secrets)
+        items = redaction.redact(mapped.items, self.secrets)
         report = self.writer.write(items, check_size=page.size > SMALL_PAGE_BYTES)
         skipped = mapped.skipped + report.rejected
         state.pages += 1
@@ -625,7 +312,7 @@ class FetchRun:
             field = self._url_field()
         return {
             "kind": error.kind,
-            "message": auth.redact(error.message, self.secrets),
+            "message": redaction.redact(error.message, self.secrets),
             "field": field,
             "status": error.status,
             "page": self.state.pages + 1,
@@ -654,7 +341,7 @@ class FetchRun:
             "stop_reason": self.stop_reason,
             "bookmark_sent": state.bookmark_sent,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(state.started_at)),
-            "updated_at": _now_iso(),
+            "updated_at": now_iso(),
             "error": error,
         }
 
@@ -693,9 +380,6 @@ def _emit_metrics(run: FetchRun, elapsed_s: float) -> None:
         metrics.add_metric(name="FetchRunDuration", unit=MetricUnit.Seconds, value=run_s)
 
 
-# --- events ---
-
-
 def parse_job(data: Any, *, field: str = "") -> FetchJob:
     """A FetchJob from an event, or a ConfigError naming the bad field.
 
@@ -730,7 +414,7 @@ def check_job(job: FetchJob, *, field: str = "") -> None:
     if job.incremental is not None:
         paths.append(("incremental.field", job.incremental.field))
     for name, path in paths:
-        mapping.check_path(path, field=f"{prefix}{name}")
+        jsonpath.check_path(path, field=f"{prefix}{name}")
 
 
 def fetch_scheduled(event: Any, context: Any = None, **options: Any) -> dict[str, Any]:
@@ -745,6 +429,8 @@ def fetch_scheduled(event: Any, context: Any = None, **options: Any) -> dict[str
 
 # Run ids are uuid4 hex; anything else did not come from a hand-off.
 _RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+
 # RunsTable partition of continuation messages that were malformed, one item per message.
 REJECTED_CONTINUATIONS = "fetch-rejected"
 
@@ -794,7 +480,7 @@ def _reject_continuation(
         "invalid continuation message",
         extra={"message_id": message_id, "field": error.field, "error": error.message},
     )
-    item: dict[str, Any] = {"error": info, "sqs_message_id": message_id, "at": _now_iso()}
+    item: dict[str, Any] = {"error": info, "sqs_message_id": message_id, "at": now_iso()}
     item.update(_readable_names(body))
     try:
         store = runs or default_runs_store()

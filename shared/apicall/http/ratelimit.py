@@ -25,13 +25,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from apicall.errors import CapacityExceeded
-from apicall.models import RateLimit
+from apicall.core.errors import CapacityExceeded
+from apicall.core.models import RateLimit
+from apicall.core.runtime import RUNTIME, Keyed
 
 BUCKETS_PER_WINDOW = 50
+
+
 MAX_JITTER_S = 0.05
+
+
 # An API may answer any Retry-After; one hour is the longest pause it can impose on everyone.
 MAX_PAUSE_S = 3600.0
+
+
 IDLE_TTL_S = 86400
 
 
@@ -104,20 +111,12 @@ def _encode(buckets: tuple[Bucket, ...]) -> str:
 
 # Last state seen per (table, connection), shared by the threads of a container: a warm caller
 # writes on the version it already knows instead of reading first.
-_seen: dict[tuple[str, str], LimiterState] = {}
+_seen: Keyed[tuple[str, str], LimiterState] = RUNTIME.keyed()
+
+
 # One caller per container and connection asks DynamoDB at a time; the container's other threads
 # queue here instead of racing it, which would only add failed conditional writes.
-_turns: dict[tuple[str, str], threading.Lock] = {}
-_turns_lock = threading.Lock()
-
-
-def clear_cache() -> None:
-    _seen.clear()
-
-
-def _turn(key: tuple[str, str]) -> threading.Lock:
-    with _turns_lock:
-        return _turns.setdefault(key, threading.Lock())
+_turns: Keyed[tuple[str, str], threading.Lock] = RUNTIME.keyed()
 
 
 class RateLimiter:
@@ -142,7 +141,7 @@ class RateLimiter:
     def table(self) -> Any:
         if self._table is not None:
             return self._table
-        from apicall.store import default_runs_store
+        from apicall.core.store import default_runs_store
 
         return default_runs_store().table
 
@@ -150,7 +149,7 @@ class RateLimiter:
         """Wait for a grant; CapacityExceeded if none comes before `deadline` (monotonic)."""
         table = self.table
         key = (table.name, connection)
-        turn = _turn(key)
+        turn = _turns.get(key, threading.Lock)
         if not turn.acquire(timeout=max(0.0, deadline - time.monotonic())):
             raise self._exhausted(connection, limit, paused=False)
         try:
@@ -166,7 +165,7 @@ class RateLimiter:
         # counts, so the limit holds) and another is asked for.
         max_late_ms = int(margin_s(limit) * 500)
         while True:
-            state = _seen.get(key, LimiterState())
+            state = _seen.peek(key) or LimiterState()
             now_ms = self._now_ms()
             ready_ms = state.ready_ms(now_ms, limit.requests, window_ms)
             if ready_ms > now_ms:
@@ -209,13 +208,13 @@ class RateLimiter:
             )
         except CapacityExceeded as exc:
             # A lost pause costs the API a few early requests; the 429 itself was answered.
-            from apicall.observability import logger
+            from apicall.core.observability import logger
 
             logger.warning("rate limiter pause not stored", extra={"error": exc.message})
             return
         item = answer.get("Attributes") if conflict is None else conflict  # a longer pause holds
         if item:
-            _seen[(table.name, connection)] = LimiterState.from_item(item)
+            _seen.put((table.name, connection), LimiterState.from_item(item))
 
     def _write_grant(
         self, table: Any, key: tuple[str, str], state: LimiterState, now_ms: int, window_ms: int
@@ -243,7 +242,7 @@ class RateLimiter:
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
         if conflict is None:
-            _seen[key] = LimiterState(state.version + 1, buckets, state.paused_until_ms)
+            _seen.put(key, LimiterState(state.version + 1, buckets, state.paused_until_ms))
             return True
         if not conflict:  # a store that does not answer the item on a failed condition
             _, answer = _call(
@@ -254,7 +253,7 @@ class RateLimiter:
                 ConsistentRead=True,
             )
             conflict = answer.get("Item") or {}
-        _seen[key] = LimiterState.from_item(conflict)
+        _seen.put(key, LimiterState.from_item(conflict))
         return False
 
     def _now_ms(self) -> int:

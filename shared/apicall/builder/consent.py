@@ -15,14 +15,14 @@ from typing import Any
 
 import httpx
 
-from apicall.auth import oauth_client
-from apicall.connections import load_connection, update_connection
-from apicall.errors import AuthError, ConfigError
-from apicall.guard import check_url
-from apicall.models import Connection, OAuth2AuthorizationCode
-from apicall.observability import logger
-from apicall.settings import get_settings
-from apicall.store import RunsStore, default_runs_store
+from apicall.core.connections import load_connection, update_connection
+from apicall.core.errors import AuthError, ConfigError
+from apicall.core.models import Connection, OAuth2AuthorizationCode
+from apicall.core.observability import logger
+from apicall.core.settings import get_settings
+from apicall.core.store import RunsStore, default_runs_store
+from apicall.http.guard import check_url
+from apicall.http.oauth import oauth_client
 
 STATE_TTL_S = 600
 

@@ -14,16 +14,16 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from apicall import auth, client, mapping, templating
-from apicall.connections import connection_for, load_connection
-from apicall.errors import (
+from apicall.core import redaction
+from apicall.core.connections import connection_for, load_connection
+from apicall.core.errors import (
     ApicallError,
     CapacityExceeded,
     ConfigError,
     UpstreamStatusError,
     UpstreamTimeout,
 )
-from apicall.models import (
+from apicall.core.models import (
     Connection,
     ErrorInfo,
     InvokeEvent,
@@ -31,17 +31,22 @@ from apicall.models import (
     RequestSpec,
     no_connection,
 )
-from apicall.observability import MetricUnit, logger, metrics
-from apicall.ratelimit import RateLimiter
-from apicall.store import RunsStore, default_runs_store
+from apicall.core.observability import MetricUnit, logger, metrics
+from apicall.core.store import RunsStore, default_runs_store
+from apicall.http import client
+from apicall.request import decoding, jsonpath, mapping, templating
 
 ConnectionLoader = Callable[[str], Connection]
 
+
 TimeLeft = Callable[[], int]
+
 
 # Kept back from the invocation's remaining time to write the history and answer: a request cut
 # short by the Lambda's own timeout would end as an invocation error, not on the timeout route.
 ANSWER_MARGIN_S = 1.0
+
+
 # Less time than this left for the request is not worth opening a connection for.
 MIN_SEND_S = 0.5
 
@@ -80,9 +85,9 @@ def check_spec(spec: RequestSpec) -> None:
     templating.placeholders(spec)
     response = spec.response
     if response.data_path is not None:
-        mapping.check_path(response.data_path, field="request.response.data_path")
+        jsonpath.check_path(response.data_path, field="request.response.data_path")
     for index, field in enumerate(response.fields):
-        mapping.check_path(field.path, field=f"request.response.fields[{index}].path")
+        jsonpath.check_path(field.path, field=f"request.response.fields[{index}].path")
 
 
 def deadline_s(timeout_s: float, time_left_ms: TimeLeft | None) -> float:
@@ -98,7 +103,7 @@ def deadline_s(timeout_s: float, time_left_ms: TimeLeft | None) -> float:
     return min(timeout_s, left)
 
 
-def _history_scope(spec: RequestSpec, outgoing: templating.OutgoingRequest | None) -> str:
+def _history_scope(spec: RequestSpec, outgoing: client.OutgoingRequest | None) -> str:
     if spec.connection:
         return spec.connection
     if outgoing is not None:
@@ -115,7 +120,8 @@ class Execution:
         self.run_id = run_id
         self.started = time.monotonic()
         self.connection: Connection = no_connection()
-        self.outgoing: templating.OutgoingRequest | None = None
+        self.http: client.ConnectionClient | None = None
+        self.outgoing: client.OutgoingRequest | None = None
         self._secrets: set[str] | None = None
 
     @property
@@ -124,8 +130,16 @@ class Execution:
         (OAuth tokens included)."""
         if self._secrets is None:
             url = self.outgoing.url if self.outgoing else self.spec.url
-            self._secrets = auth.secret_values(self.connection, url=url)
+            http = self.http
+            self._secrets = (
+                http.secret_values(url)
+                if http
+                else redaction.secret_values(self.connection, url=url)
+            )
         return self._secrets
+
+    def secret_headers(self) -> frozenset[str]:
+        return redaction.secret_header_names(self.connection)
 
     def elapsed_ms(self) -> int:
         return int((time.monotonic() - self.started) * 1000)
@@ -138,7 +152,7 @@ class Execution:
 
     def failed(self, error: ApicallError, *, attempts: int = 0) -> Outcome:
         route = route_for_error(error)
-        message = auth.redact(_error_message(self.spec, error, route), self.secrets)
+        message = redaction.redact(_error_message(self.spec, error, route), self.secrets)
         return Outcome(
             ok=False,
             route=route,
@@ -159,7 +173,9 @@ class Execution:
     def answered(self, response: client.HttpResponse) -> Outcome:
         spec = self.spec
         received = dict(response.headers.items())  # names lowercased, repeats comma-joined
-        headers = auth.redact(auth.redact_headers(received), self.secrets)
+        headers = redaction.redact(
+            redaction.redact_headers(received, also=self.secret_headers()), self.secrets
+        )
         common: dict[str, Any] = {
             "status": response.status,
             "route": _route_for_status(response.status, spec.routes),
@@ -169,10 +185,10 @@ class Execution:
             "truncated": response.truncated,
             "run_id": self.run_id,
         }
-        body, _kind = mapping.parse_body(
+        body, _kind = decoding.parse_body(
             response.content, received.get("content-type"), spec.response.format
         )
-        body = auth.redact(body, self.secrets)
+        body = redaction.redact(body, self.secrets)
         if not client.is_success(response.status, spec.success_codes):
             error = UpstreamStatusError(_status_message(spec, response), status=response.status)
             return Outcome(
@@ -199,7 +215,6 @@ class Execution:
 def execute(
     invocation: InvokeEvent,
     *,
-    http_client: httpx.Client | None = None,
     store: RunsStore | None = None,
     connections: ConnectionLoader = load_connection,
     retries: bool = True,
@@ -215,9 +230,7 @@ def execute(
     """
     run = Execution(invocation, uuid.uuid4().hex)
     store = store if store is not None else default_runs_store()
-    outcome = _run(
-        run, http_client, store, connections, retries, missing_values, fill_report, time_left_ms
-    )
+    outcome = _run(run, store, connections, retries, missing_values, fill_report, time_left_ms)
     if record_history:
         _record(run, outcome, store)
     return outcome
@@ -225,7 +238,6 @@ def execute(
 
 def _run(
     run: Execution,
-    http_client: httpx.Client | None,
     store: RunsStore,
     connections: ConnectionLoader,
     retries: bool,
@@ -250,25 +262,20 @@ def _run(
             missing=missing_values,
             report=fill_report,
         )
-        response = client.send(
-            run.outgoing,
-            run.connection,
-            auth=auth.auth_for(spec.connection, run.connection, store=store)
-            if spec.connection
-            else None,
+        run.http = client.client_for(run.connection, spec.connection, store=store)
+        policy = client.SendPolicy(
             timeout_s=timeout_s,
             retry=run.connection.retry if retries else None,
             max_bytes=spec.response.max_bytes,
             truncate=spec.response.format in ("text", "binary"),
             follow_redirects=spec.follow_redirects,
             max_redirects=spec.max_redirects,
-            client=http_client,
-            connection_name=spec.connection,
-            limiter=RateLimiter(store.table) if run.connection.rate_limit else None,
         )
+        response = run.http.send(run.outgoing, policy)
         return run.answered(response)
     except ApicallError as error:
-        return run.failed(error, attempts=getattr(error, "attempts", 1 if run.outgoing else 0))
+        attempts = error.attempts if error.attempts is not None else 1 if run.outgoing else 0
+        return run.failed(error, attempts=attempts)
 
 
 def failed_before_start(error: ConfigError, run_id: str | None = None) -> Outcome:
@@ -305,12 +312,14 @@ def _record(run: Execution, outcome: Outcome, store: RunsStore) -> None:
             "method": run.spec.method,
             "url": outgoing.url if outgoing else run.spec.url,
             "query": [list(pair) for pair in outgoing.params] if outgoing else [],
-            "headers": auth.redact_headers(outgoing.headers) if outgoing else {},
+            "headers": redaction.redact_headers(outgoing.headers, also=run.secret_headers())
+            if outgoing
+            else {},
         },
     }
     try:
         store.put_execution(
-            _history_scope(run.spec, outgoing), run.run_id, auth.redact(summary, run.secrets)
+            _history_scope(run.spec, outgoing), run.run_id, redaction.redact(summary, run.secrets)
         )
     except Exception as exc:  # history is best effort: the API call itself already happened
         logger.warning(
@@ -327,7 +336,7 @@ def execute_event(
     `time_left_ms` is the invocation's remaining time (see `execute`)."""
     from pydantic import ValidationError
 
-    from apicall.errors import check_json_input, config_error_from
+    from apicall.core.errors import check_json_input, config_error_from
 
     if not isinstance(event, dict):
         error = ConfigError("the event must be a JSON object", field="event")

@@ -17,12 +17,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from apicall import mapping, templating
-from apicall.connections import deep_merge, load_connection
-from apicall.errors import (
+from apicall.core.connections import deep_merge, load_connection
+from apicall.core.errors import (
     ApicallError,
     AuthError,
     ConfigError,
@@ -30,17 +28,23 @@ from apicall.errors import (
     InvalidRequest,
     field_path,
 )
-from apicall.models import Connection, Contract, FieldType, InvokeEvent, Outcome, RequestSpec
-from apicall.observability import logger
-from apicall.settings import get_settings
-from apicall.store import RunsStore, default_runs_store
+from apicall.core.models import Connection, Contract, FieldType, InvokeEvent, Outcome, RequestSpec
+from apicall.core.observability import logger
+from apicall.core.settings import get_settings
+from apicall.core.store import RunsStore, default_runs_store
+from apicall.request import schema, templating
 
 ConnectionLoader = Callable[[str], Connection]
 
+
 MAX_COMMAND_CHARS = 100_000
+
+
 # Deeper than any real API document, shallow enough for every recursive step after the parse
 # (pydantic, genson, templating, DynamoDB's own limit of 32 is handled where values are stored).
 MAX_JSON_DEPTH = 64
+
+
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
@@ -48,9 +52,6 @@ class UnsupportedMediaType(ConfigError):
     """The request body is declared as something other than JSON."""
 
     kind = "unsupported_media_type"
-
-
-# --- reading an API Gateway event ---------------------------------------------------------------
 
 
 def routable_event(event: Any) -> tuple[dict[str, Any], ApicallError | None]:
@@ -141,7 +142,11 @@ def server_url(event: Mapping[str, Any]) -> str:
 
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.~-]+$")
+
+
 _PREFIX = re.compile(r"^(/[A-Za-z0-9_.~-]+)*$")
+
+
 _HOST = re.compile(r"^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$")
 
 
@@ -274,9 +279,6 @@ def _text(value: str) -> str:
     return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in value)
 
 
-# --- request bodies -----------------------------------------------------------------------------
-
-
 class TestRequestBody(Contract):
     """`POST /test`."""
 
@@ -325,7 +327,7 @@ class DiscoverBody(Contract):
     )
     url: str | None = Field(None, min_length=1, max_length=2048)
     connection: str | None = Field(None, min_length=1, max_length=256)
-    # Which entities to answer in full (apicall.openapi.discover); all given must match.
+    # Which entities to answer in full (apicall.builder.discover.discover); all given must match.
     entities: list[str] | None = Field(None, max_length=1000, description="names or 'GET /path'")
     operation_ids: list[str] | None = Field(None, max_length=1000)
     tag: str | None = Field(None, min_length=1, max_length=256)
@@ -351,9 +353,6 @@ class CurlBody(Contract):
         description="a curl command line, as copied from API docs or a browser",
         json_schema_extra={"format": "curl-command"},
     )
-
-
-# --- answers (documented in the API's OpenAPI document) -----------------------------------------
 
 
 class ErrorDetail(Contract):
@@ -431,9 +430,6 @@ class CallbackAnswer(Contract):
     scope: str | None
 
 
-# --- routes -------------------------------------------------------------------------------------
-
-
 def request_key(spec: RequestSpec) -> str:
     """What makes two tests "the same request": connection, method and url template."""
     identity = json.dumps([spec.connection, spec.method, spec.url])
@@ -464,7 +460,6 @@ def run_test(
     body: TestRequestBody,
     *,
     store: RunsStore | None = None,
-    http_client: httpx.Client | None = None,
     connections: ConnectionLoader = load_connection,
     time_left_ms: Callable[[], int] | None = None,
 ) -> dict[str, Any]:
@@ -474,7 +469,7 @@ def run_test(
     happens upstream is in the Outcome. `time_left_ms` caps the request's deadline (see
     `answer_time_left`).
     """
-    from apicall.execute import execute
+    from apicall.request.execute import execute
 
     store = store if store is not None else default_runs_store()
     spec = body.request
@@ -490,7 +485,6 @@ def run_test(
     values = deep_merge(remembered, body.values)
     outcome = execute(
         InvokeEvent(request=spec, values=values, record=body.record),
-        http_client=http_client,
         store=store,
         connections=loader,
         retries=False,
@@ -508,25 +502,20 @@ def run_test(
 
 def infer_schema(body: SchemaBody) -> dict[str, Any]:
     """`{"fields": [{"name", "type", "path"}]}` of a sample response."""
-    return {"fields": mapping.infer_fields(body.sample, body.data_path)}
+    return {"fields": schema.infer_fields(body.sample, body.data_path)}
 
 
 def discover(
-    body: DiscoverBody,
-    *,
-    http_client: httpx.Client | None = None,
-    connections: ConnectionLoader = load_connection,
+    body: DiscoverBody, *, connections: ConnectionLoader = load_connection
 ) -> dict[str, Any]:
-    from apicall import openapi
-    from apicall.auth import auth_for
+    from apicall.builder import discover as discovery
 
     connection = connections(body.connection) if body.connection else None
     if body.url is not None:
-        auth = auth_for(body.connection, connection) if body.connection and connection else None
-        document = openapi.fetch_document(body.url, connection, auth=auth, http_client=http_client)
+        document = discovery.fetch_document(body.url, connection, body.connection)
     else:
-        document = openapi.load_document(body.openapi)
-    return openapi.discover(
+        document = discovery.load_document(body.openapi)
+    return discovery.discover(
         document,
         connection=body.connection,
         entities=body.entities,
@@ -539,12 +528,9 @@ def discover(
 
 
 def import_curl(body: CurlBody) -> dict[str, Any]:
-    from apicall.curl_import import parse_curl
+    from apicall.builder.curl import parse_curl
 
     return parse_curl(body.command).to_dict()
-
-
-# --- errors -------------------------------------------------------------------------------------
 
 
 def error_status(error: ApicallError) -> int:
@@ -567,9 +553,6 @@ def error_answer(error: ApicallError) -> tuple[int, dict[str, Any]]:
     return error_status(error), error_body(
         kind, error.message, [error.field] if error.field else []
     )
-
-
-# --- helpers ------------------------------------------------------------------------------------
 
 
 def _remembered(store: RunsStore, key: str) -> dict[str, Any]:
@@ -616,7 +599,7 @@ def _schema(body: Any, spec: RequestSpec, warnings: list[str]) -> list[dict[str,
     if not isinstance(body, dict | list):
         return None
     try:
-        return mapping.infer_fields(body, spec.response.data_path, field="body")
+        return schema.infer_fields(body, spec.response.data_path, field="body")
     except ApicallError as error:
         warnings.append(f"no schema: {error.message}")
         return None

@@ -22,12 +22,12 @@ import math
 import re
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
-from apicall.errors import InvalidRequest
-from apicall.models import (
+from apicall.core.errors import InvalidRequest
+from apicall.core.models import (
     BinaryBody,
     Connection,
     FormBody,
@@ -39,37 +39,32 @@ from apicall.models import (
     Scalar,
 )
 
-
-@dataclass
-class OutgoingRequest:
-    """A request ready for `client.send`: absolute URL, final headers and an encoded body.
-
-    Exactly one of `content`, `json`, `data`/`files` is used, as httpx.Client.build_request
-    takes them.
-    """
-
-    method: str
-    url: str
-    params: list[tuple[str, str]] = field(default_factory=list)
-    headers: dict[str, str] = field(default_factory=dict)
-    content: bytes | None = None
-    json: Any = None
-    data: dict[str, Any] | list[tuple[str, str]] | None = None
-    files: list[tuple[str, tuple[str, bytes, str]]] | None = None
-
+# CROSS
+from apicall.http.client import OutgoingRequest
 
 _BRACE = re.compile(r"[{}]")
+
+
 _PLACEHOLDER = re.compile(r"\{([\w-]+(?:\.[\w-]+|\[\d+\])*)\}")
+
+
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
 _STEP = re.compile(r"\.?([\w-]+)|\[(\d+)\]")
+
+
 _HAS_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 _HTTP_SCHEME = re.compile(r"^https?://", re.IGNORECASE)
+
+
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
 # RFC 9110 field values: visible ASCII, space and tab. httpx encodes str headers as ASCII anyway.
 _HEADER_VALUE = re.compile(r"^[\t\x20-\x7e]*$")
-
-
-# --- Placeholders -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -319,9 +314,6 @@ def _scalar_text(
     return to_text(value)
 
 
-# --- Which placeholders a spec uses -------------------------------------------------------------
-
-
 def placeholders(spec: RequestSpec) -> list[str]:
     """Every placeholder name a spec uses, in order of appearance, each once.
 
@@ -377,9 +369,6 @@ def _body_templates(spec: RequestSpec) -> list[tuple[str, str]]:
     if isinstance(body, RawBody):
         return [("request.body.content", body.content)]
     return []
-
-
-# --- The URL ------------------------------------------------------------------------------------
 
 
 def encode_segment(text: str) -> str:
@@ -500,9 +489,6 @@ def _split_checked_url(url: str) -> tuple[str, list[tuple[str, str]]]:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", parts.fragment)), pairs
 
 
-# --- Query and headers --------------------------------------------------------------------------
-
-
 def _query_pairs(
     spec: RequestSpec,
     url_pairs: list[tuple[str, str]],
@@ -581,9 +567,6 @@ def _check_header(name: str, value: str, *, field: str) -> None:
             f"{field}: header values must be printable ASCII; percent-encode other text",
             field=field,
         )
-
-
-# --- Bodies -------------------------------------------------------------------------------------
 
 
 def _pairs(fields: dict[str, Scalar] | list[tuple[str, Scalar]]) -> list[tuple[str, Scalar]]:
@@ -705,9 +688,6 @@ def _set_multipart(
     out.data, out.files = data, files
     # The boundary must come from the encoder; a configured multipart Content-Type lacks it.
     remove_header(out.headers, "content-type")
-
-
-# --- The whole request --------------------------------------------------------------------------
 
 
 def render_request(

@@ -22,11 +22,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
-from apicall.errors import CapacityExceeded, ConfigError
-from apicall.settings import get_settings
+from apicall.core.errors import CapacityExceeded, ConfigError
+from apicall.core.runtime import RUNTIME
+from apicall.core.settings import get_settings
 
 TTL_ATTRIBUTE = "expires_at"
 
@@ -53,25 +53,27 @@ def from_dynamo(value: Any) -> Any:
     return value
 
 
-@lru_cache(maxsize=1)
-def _dynamodb() -> Any:
+def _boto3_dynamodb() -> Any:
     import boto3
 
     return boto3.resource("dynamodb")
+
+
+_dynamodb = RUNTIME.slot(_boto3_dynamodb)
 
 
 def runs_table() -> Any:
     name = get_settings().runs_table
     if not name:
         raise ConfigError("RUNS_TABLE is not set", field="RUNS_TABLE")
-    return _dynamodb().Table(name)
+    return _dynamodb.get().Table(name)
 
 
 def records_table() -> Any:
     name = get_settings().records_table
     if not name:
         raise ConfigError("RECORDS_TABLE is not set", field="RECORDS_TABLE")
-    return _dynamodb().Table(name)
+    return _dynamodb.get().Table(name)
 
 
 class RunsStore:
@@ -177,15 +179,20 @@ class RunsStore:
         return from_dynamo(item)
 
 
-@lru_cache(maxsize=1)
+_default_runs_store = RUNTIME.slot(lambda: RunsStore())
+
+
 def default_runs_store() -> RunsStore:
-    return RunsStore()
+    """The container's RunsStore (its table built on first use)."""
+    return _default_runs_store.get()
 
-
-# --- RecordsTable writes --------------------------------------------------------------------------
 
 MAX_ITEM_BYTES = 400 * 1024
+
+
 BATCH_SIZE = 25
+
+
 _RETRYABLE_CODES = frozenset(
     (
         "ProvisionedThroughputExceededException",

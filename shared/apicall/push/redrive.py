@@ -1,8 +1,8 @@
 """Move dead-lettered Push messages back to the push queue, once the endpoint is fixed.
 
-    python -m apicall.redrive --all
-    python -m apicall.redrive --id evt_123 --id evt_456
-    python -m apicall.redrive --all --dry-run
+    python -m apicall.push.redrive --all
+    python -m apicall.push.redrive --id evt_123 --id evt_456
+    python -m apicall.push.redrive --all --dry-run
 
 Queue URLs come from PUSH_DLQ_URL and PUSH_QUEUE_URL (or --dlq-url / --queue-url; the stack's
 outputs PushDeadLetterQueueUrl and PushQueueUrl). It moves what the DLQ held when it started, once
@@ -20,11 +20,13 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from apicall.delivery import ATTEMPTS_BEFORE, REJECTED_REASON, SOURCE_MESSAGE_ID
-from apicall.settings import get_settings
+from apicall.core.settings import get_settings
+from apicall.push.deliverer import ATTEMPTS_BEFORE, REJECTED_REASON, SOURCE_MESSAGE_ID
 
 # Long enough to scan the whole queue before the first held message becomes visible again.
 SCAN_VISIBILITY_S = 120
+
+
 _DROPPED = (REJECTED_REASON, "apicall-rejected-field", SOURCE_MESSAGE_ID, ATTEMPTS_BEFORE)
 
 
@@ -154,7 +156,7 @@ _ATTRIBUTE_KEYS = ("DataType", "StringValue", "BinaryValue")
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m apicall.redrive",
+        prog="python -m apicall.push.redrive",
         description="Move dead-lettered Push messages back to the push queue.",
     )
     which = parser.add_mutually_exclusive_group(required=True)

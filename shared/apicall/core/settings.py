@@ -1,14 +1,20 @@
-"""Environment settings of a function, validated once per container and cached."""
+"""Environment settings: read once per container, and checked per function when its handler loads.
+
+`get_settings()` is what the layer reads: every variable, optional where a function may run
+without it. Each handler module calls `load(<Function>Settings)` when it loads, so a function
+deployed without a variable it needs fails its cold start with an error naming the variable,
+instead of failing at its first message.
+"""
 
 from __future__ import annotations
 
 import os
-from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from apicall.errors import config_error_from
+from apicall.core.errors import config_error_from
+from apicall.core.runtime import RUNTIME
 
 
 class Settings(BaseModel):
@@ -24,7 +30,7 @@ class Settings(BaseModel):
     history_ttl_days: int = Field(30, alias="HISTORY_TTL_DAYS", ge=1)
     # The builder UI page OAuth providers send the user back to (the test API's consent flow).
     oauth_redirect_uri: str | None = Field(None, alias="OAUTH_REDIRECT_URI")
-    # Push delivery (apicall.delivery).
+    # Push delivery (apicall.push).
     push_dlq_url: str | None = Field(None, alias="PUSH_DLQ_URL")
     signing_secrets_prefix: str = Field("apicall/signing/", alias="SIGNING_SECRETS_PREFIX")
     # Seconds before attempt 2, 3, ...; the last value repeats. Short in tests and locally.
@@ -57,9 +63,48 @@ class Settings(BaseModel):
         return value
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
+class RequestSettings(Settings):
+    """The request function: history goes to RunsTable."""
+
+    runs_table: str = Field(alias="RUNS_TABLE", min_length=1)
+
+
+class ApiSettings(RequestSettings):
+    """The test API: history, remembered test values and OAuth consent state in RunsTable."""
+
+
+class PushSettings(Settings):
+    """The push function: attempts in RunsTable, idempotency keys, its queue and dead letters."""
+
+    runs_table: str = Field(alias="RUNS_TABLE", min_length=1)
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=1)
+    push_queue_url: str = Field(alias="PUSH_QUEUE_URL", min_length=1)
+    push_dlq_url: str = Field(alias="PUSH_DLQ_URL", min_length=1)
+
+
+class FetchSettings(Settings):
+    """The fetch function: checkpoints in RunsTable, records, and its continuation queue."""
+
+    runs_table: str = Field(alias="RUNS_TABLE", min_length=1)
+    records_table: str = Field(alias="RECORDS_TABLE", min_length=1)
+    fetch_continuation_queue_url: str = Field(alias="FETCH_CONTINUATION_QUEUE_URL", min_length=1)
+
+
+S = TypeVar("S", bound=Settings)
+
+
+def load(kind: type[S]) -> S:
+    """`kind` read from the environment; a ConfigError naming each missing or invalid variable
+    ("invalid environment: RUNS_TABLE: Field required"). Handler modules call it when they load."""
     try:
-        return Settings.model_validate(dict(os.environ))
+        return kind.model_validate(dict(os.environ))
     except ValidationError as exc:
         raise config_error_from(exc, what="environment") from exc
+
+
+_settings = RUNTIME.slot(lambda: load(Settings))
+
+
+def get_settings() -> Settings:
+    """The container's settings, read from the environment on first use."""
+    return _settings.get()

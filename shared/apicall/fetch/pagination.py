@@ -19,10 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-from apicall import mapping
-from apicall.auth import redact
-from apicall.errors import ConfigError, InvalidResponse
-from apicall.models import (
+from apicall.core.errors import ConfigError, InvalidResponse
+from apicall.core.models import (
     CursorPagination,
     LinkHeaderPagination,
     NextUrlPagination,
@@ -31,7 +29,9 @@ from apicall.models import (
     PagePagination,
     Pagination,
 )
-from apicall.templating import OutgoingRequest
+from apicall.core.redaction import redact
+from apicall.http.client import OutgoingRequest
+from apicall.request import jsonpath
 
 Position = dict[str, Any]
 
@@ -96,7 +96,7 @@ def _query_value(value: Any) -> str:
 
 
 def _first(document: Any, path: str, field: str) -> Any:
-    found = mapping.extract(document, path, field=field)
+    found = jsonpath.extract(document, path, field=field)
     return found[0] if found else None
 
 

@@ -25,16 +25,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlsplit
 
 import httpx
-from pydantic import ValidationError
 
-from apicall import auth, client, templating
-from apicall.connections import check_name, connection_for, load_connection, read_secret
-from apicall.errors import (
+from apicall.core import redaction
+from apicall.core.connections import connection_for, load_connection
+from apicall.core.errors import (
     ApicallError,
     BlockedURL,
     ConfigError,
@@ -47,32 +44,56 @@ from apicall.errors import (
     SecretUnavailable,
     UpstreamStatusError,
     UpstreamTimeout,
-    config_error_from,
-    parse_json_input,
 )
-from apicall.guard import Guard, safe_url
-from apicall.models import Connection, PushMessage, PushTarget, RequestSpec, no_connection
-from apicall.observability import MetricUnit, logger, metrics
-from apicall.ratelimit import RateLimiter
-from apicall.settings import Settings, get_settings
-from apicall.store import RunsStore, default_runs_store
+from apicall.core.models import Connection, no_connection
+from apicall.core.observability import MetricUnit, logger, metrics
+from apicall.core.redaction import safe_url
+from apicall.core.runtime import RUNTIME, Slot
+from apicall.core.settings import Settings, get_settings
+from apicall.core.store import RunsStore, default_runs_store
+from apicall.http import client
+from apicall.request import templating
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
-    from standardwebhooks.webhooks import Webhook
+
+
+from apicall.push.message import (
+    Prepared,
+    build_request,
+    parse_message,
+    read_signing_secret,
+    signed_headers,
+    webhook_signer,
+)
 
 # Message attributes this module reads or writes.
 REJECTED_REASON = "apicall-rejected-reason"
+
+
 REJECTED_FIELD = "apicall-rejected-field"
+
+
 SOURCE_MESSAGE_ID = "apicall-source-message-id"
+
+
 ATTEMPTS_BEFORE = "apicall-attempts-before"
 
+
 MAX_VISIBILITY_S = 43200  # SQS's limit
+
+
 MAX_RESPONSE_BYTES = 64 * 1024
+
+
 EXCERPT_CHARS = 500
+
+
 # Kept back from the invocation's remaining time for recording the attempt and the SQS calls.
 BOOKKEEPING_MARGIN_S = 2.0
+
+
 IDEMPOTENCY_KEY_PREFIX = "apicall-push"
 
 
@@ -92,149 +113,6 @@ class DeliveryFailed(Exception):
 PERMANENT_ERRORS = (InvalidMessage, InvalidRequest, ConnectionNotFound, BlockedURL)
 
 
-# --- the message and its target ------------------------------------------------------------------
-
-
-def parse_message(body: str) -> PushMessage:
-    """The Push message in an SQS body; raises InvalidMessage naming the field.
-
-    Text with a lone surrogate and absurd nesting are refused here too: JSON allows both, and
-    either would fail every attempt later, as an internal error retried ten times.
-    """
-    data = parse_json_input(body, field="body", what="the message body", error=InvalidMessage)
-    if not isinstance(data, dict):
-        raise InvalidMessage("the message body must be a JSON object", field="body")
-    try:
-        return PushMessage.model_validate(data)
-    except ValidationError as exc:
-        error = config_error_from(exc, data=data, what="push message")
-        raise InvalidMessage(error.message, field=error.field) from exc
-
-
-def encode_record(record: dict[str, Any], fmt: str) -> tuple[str, str]:
-    """The body text and its content type; form values that are objects or lists go as JSON."""
-    if fmt == "form":
-        pairs = [(key, _form_value(value)) for key, value in record.items()]
-        return urlencode(pairs), "application/x-www-form-urlencoded"
-    return json.dumps(record, separators=(",", ":"), ensure_ascii=False), "application/json"
-
-
-def _form_value(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return str(value)
-
-
-def _literal(text: str) -> str:
-    # Push targets have no placeholders: braces are sent as they are written.
-    return text.replace("{", "{{").replace("}", "}}")
-
-
-@dataclasses.dataclass(frozen=True)
-class Prepared:
-    """Everything one attempt needs, built once per receive."""
-
-    message: PushMessage
-    connection: Connection
-    request: templating.OutgoingRequest  # without the webhook headers, which change per attempt
-    body_text: str
-    signer: Webhook | None
-    secrets: frozenset[str]
-
-    @property
-    def target(self) -> PushTarget:
-        return self.message.target
-
-    @property
-    def key(self) -> str:
-        """What the per-target concurrency bound counts: the connection, or the host."""
-        if self.target.connection:
-            return f"connection:{self.target.connection}"
-        return f"host:{urlsplit(self.request.url).netloc.lower()}"
-
-
-def build_request(
-    message: PushMessage, connection: Connection | None
-) -> tuple[templating.OutgoingRequest, str]:
-    """The request for `message` (URL, connection query and headers, body), and its body text."""
-    target = message.target
-    spec = RequestSpec(
-        connection=target.connection,
-        method=target.method,
-        url=_literal(target.url),
-        headers={name: _literal(value) for name, value in target.headers.items()},
-    )
-    try:
-        request = templating.render_request(spec, {}, None, connection)
-    except InvalidRequest as exc:
-        field = (exc.field or "").replace("request.", "target.", 1) or None
-        raise InvalidMessage(exc.message.replace("request.", "target.", 1), field=field) from exc
-    body_text, content_type = encode_record(message.record, target.format)
-    if not any(name.lower() == "content-type" for name in request.headers):
-        request.headers["Content-Type"] = content_type
-    request.content = body_text.encode()
-    return request, body_text
-
-
-def signed_headers(
-    message_id: str, body_text: str, signer: Webhook | None, *, now: float | None = None
-) -> dict[str, str]:
-    """`webhook-id` always; with a signer, Standard Webhooks `webhook-timestamp` and signature."""
-    headers = {"webhook-id": message_id}
-    if signer is not None:
-        stamp = int(now if now is not None else time.time())
-        headers["webhook-timestamp"] = str(stamp)
-        headers["webhook-signature"] = signer.sign(
-            message_id, datetime.fromtimestamp(stamp, tz=UTC), body_text
-        )
-    return headers
-
-
-def read_signing_secret(name: str, settings: Settings | None = None) -> str:
-    """The `whsec_` key in the secret `<SIGNING_SECRETS_PREFIX><name>` (plain, or JSON `key`)."""
-    settings = settings or get_settings()
-    try:
-        check_name(name)
-    except ConfigError as exc:
-        raise InvalidMessage(exc.message, field="target.signing_secret") from exc
-    raw = read_secret(
-        settings.signing_secrets_prefix + name,
-        what=f"signing secret '{name}'",
-        field="target.signing_secret",
-        not_found=InvalidMessage,
-    )
-    key = raw if isinstance(raw, str) else ""
-    if key.lstrip().startswith("{"):
-        try:
-            key = str(json.loads(key).get("key", ""))
-        except (ValueError, AttributeError):
-            key = ""
-    if not key.startswith("whsec_"):
-        raise InvalidMessage(
-            f"signing secret '{name}' must hold a whsec_ key (plain, or JSON {{\"key\": ...}})",
-            field="target.signing_secret",
-        )
-    return key
-
-
-def _signer(key: str, name: str) -> Webhook:
-    from standardwebhooks.webhooks import Webhook
-
-    try:
-        return Webhook(key)
-    except Exception as exc:  # binascii.Error, EmptyWebhookSecretError
-        raise InvalidMessage(
-            f"signing secret '{name}' is not a valid whsec_ key", field="target.signing_secret"
-        ) from exc
-
-
-# --- the retry schedule --------------------------------------------------------------------------
-
-
 def retry_delay_s(
     receive_count: int, schedule: tuple[float, ...], retry_after_s: float | None = None
 ) -> int:
@@ -246,9 +124,6 @@ def retry_delay_s(
     if retry_after_s is not None:
         delay = max(delay, retry_after_s)
     return min(math.ceil(delay), MAX_VISIBILITY_S)
-
-
-# --- attempts ------------------------------------------------------------------------------------
 
 
 @dataclasses.dataclass
@@ -285,9 +160,9 @@ def attempt_history(message_id: str, store: RunsStore | None = None) -> list[dic
     return store.query(f"push#{message_id}", sk_prefix="attempt#")
 
 
-# --- the deliverer -------------------------------------------------------------------------------
-
 ConnectionLoader = Callable[[str], Connection]
+
+
 SecretReader = Callable[[str], str]
 
 
@@ -301,10 +176,8 @@ class Deliverer:
         store: RunsStore | None = None,
         sqs: Any = None,
         idempotency_client: Any = None,
-        http_client: httpx.Client | None = None,
         connections: ConnectionLoader = load_connection,
         signing_secrets: SecretReader | None = None,
-        guard: Guard | None = None,
     ) -> None:
         import boto3
         from aws_lambda_powertools.utilities.idempotency import (
@@ -321,12 +194,10 @@ class Deliverer:
         self.sqs = sqs or session.client("sqs")
         self.store = store or default_runs_store()
         self.store.table  # noqa: B018 - built now, before the worker threads share it
-        self.http_client = http_client
         self.connections = connections
         self.signing_secrets = signing_secrets or (
             lambda name: read_signing_secret(name, self.settings)
         )
-        self.guard = guard
         self.executor = ThreadPoolExecutor(self.settings.push_concurrency, "push")
         self._bounds: dict[str, threading.BoundedSemaphore] = {}
         self._bounds_lock = threading.Lock()
@@ -396,13 +267,14 @@ class Deliverer:
         request, body_text = build_request(message, connection if target.connection else None)
         attempt.url = safe_url(request.url)
         signer = None
-        secrets = auth.secret_values(connection, url=request.url)
+        http = client.client_for(connection, target.connection, store=self.store)
+        secrets = http.secret_values(request.url)
         if target.signing_secret:
             key = self.signing_secrets(target.signing_secret)
-            signer = _signer(key, target.signing_secret)
+            signer = webhook_signer(key, target.signing_secret)
             # A receiver holds the key too, with or without its prefix, and may echo it.
             secrets |= {key, key.removeprefix("whsec_")}
-        return Prepared(message, connection, request, body_text, signer, frozenset(secrets))
+        return Prepared(message, http, request, body_text, signer, frozenset(secrets))
 
     def _attempt(
         self,
@@ -457,27 +329,19 @@ class Deliverer:
             prepared.message.id, prepared.body_text, prepared.signer
         ).items():
             templating.set_header(request.headers, name, value)
-        target, connection = prepared.target, prepared.connection
-        response = client.send(
-            request,
-            connection,
-            auth=auth.auth_for(target.connection, connection, store=self.store)
-            if target.connection
-            else None,
+        target = prepared.target
+        policy = client.SendPolicy(
             timeout_s=timeout_s,
             retry=None,  # SQS is the retry engine
             max_bytes=MAX_RESPONSE_BYTES,
             truncate=True,
             follow_redirects=False,
-            client=self.http_client,
-            guard=self.guard,
-            connection_name=target.connection,
-            limiter=RateLimiter(self.store.table) if connection.rate_limit else None,
         )
+        response = prepared.http.send(request, policy)
         if not client.is_success(response.status, target.success_codes):
             reason = response.reason_phrase or httpx.codes.get_reason_phrase(response.status)
             # Redacted before it is cut, so that a secret across the cut leaves no head behind.
-            text = auth.redact(response.content.decode("utf-8", "replace"), prepared.secrets)
+            text = redaction.redact(response.content.decode("utf-8", "replace"), prepared.secrets)
             raise DeliveryFailed(
                 UpstreamStatusError(
                     f"HTTP {response.status} {reason}".strip(), status=response.status
@@ -681,9 +545,6 @@ def _log(attempt: Attempt) -> dict[str, Any]:
     }
 
 
-# --- the event ----------------------------------------------------------------------------------
-
-
 def sqs_event_problem(event: Any) -> InvalidMessage | None:
     """Why `event` is not an SQS batch as Lambda sends one (a test invoke, a wrong trigger)."""
     if not isinstance(event, dict):
@@ -740,23 +601,18 @@ def _json_kind(value: Any) -> str:
     return names.get(type(value), "number" if isinstance(value, int | float) else "value")
 
 
-# --- the batch record handler ---------------------------------------------------------------------
-
-
 class AttemptFailed(Exception):
     """Raised to Powertools' batch processor so the record is reported as a batch item failure."""
 
 
-@lru_cache(maxsize=1)
+# The container's deliverer and its thread pool, shut down by RUNTIME.reset().
+_default: Slot[Deliverer] = RUNTIME.slot(
+    lambda: Deliverer(), close=lambda deliverer: deliverer.executor.shutdown(wait=False)
+)
+
+
 def default_deliverer() -> Deliverer:
-    return Deliverer()
-
-
-def reset_default_deliverer() -> None:
-    """Forget the container's deliverer, so changed settings apply (tests, the local stack)."""
-    if default_deliverer.cache_info().currsize:
-        default_deliverer().executor.shutdown(wait=False)
-    default_deliverer.cache_clear()
+    return _default.get()
 
 
 def emit_metrics(attempt: Attempt) -> None:

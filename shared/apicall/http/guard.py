@@ -25,14 +25,21 @@ import re
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
-from apicall.errors import BlockedURL, InvalidRequest, UpstreamConnectionError
+from apicall.core.errors import BlockedURL, InvalidRequest, UpstreamConnectionError
+from apicall.core.models import Connection
+
+# CROSS
+from apicall.core.redaction import safe_url
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
 Resolver = Callable[[str, int], Iterable[str]]
+
 
 ALLOW_HINT = "set allow_private_network on the connection to allow it"
 
@@ -154,8 +161,14 @@ METADATA_ENDPOINTS: tuple[MetadataEndpoint, ...] = (
         "rancher.com/docs/rancher/v1.6/en/rancher-services/metadata-service/",
     ),
 )
+
+
 METADATA_ADDRESSES = frozenset(a for endpoint in METADATA_ENDPOINTS for a in endpoint.addresses)
+
+
 METADATA_NAMES = frozenset(name for endpoint in METADATA_ENDPOINTS for name in endpoint.names)
+
+
 LOCALHOST_NAMES = ("localhost", "localhost.localdomain")
 
 
@@ -201,6 +214,8 @@ SPECIAL_NETWORKS: tuple[tuple[str, str, str], ...] = (
     ("fec0::/10", "private", "site-local, deprecated (RFC 3879)"),
     ("ff00::/8", "multicast", "RFC 4291"),
 )
+
+
 # IPv6 networks whose addresses stand for the IPv4 address they carry; they are judged by it:
 # IPv4-mapped and IPv4-compatible (RFC 4291), the NAT64 well-known prefix (RFC 6052), 6to4 (RFC
 # 3056). Teredo and IPv4-translated addresses also carry one, which can only add a reason.
@@ -208,6 +223,8 @@ IPV4_CARRIERS = tuple(
     ipaddress.IPv6Network(network)
     for network in ("::ffff:0:0/96", "::/96", "64:ff9b::/96", "2002::/16")
 )
+
+
 # A DNS name as it goes to the resolver: IDNA-encoded by httpx, labels of 1 to 63 letters,
 # digits, hyphens or underscores, 253 characters at most. The socket module's IDNA codec raises
 # on anything else, and a percent sign or a space can never resolve.
@@ -226,7 +243,11 @@ def _by_specificity(
 
 
 _SPECIAL = {4: _by_specificity(4), 6: _by_specificity(6)}
+
+
 _METADATA = frozenset((ip.version, int(ip)) for ip in METADATA_ADDRESSES)
+
+
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
@@ -234,38 +255,6 @@ def resolve_host(host: str, port: int) -> list[str]:
     """Every address the system resolver gives for `host`."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [str(info[4][0]) for info in infos]
-
-
-# Userinfo as a browser reads it: WHATWG's URL parser takes any run of "/" or "\" after an
-# http(s) scheme as the start of the authority, which runs to the last "@" before a path, query
-# or fragment. httpx reads "https:/user:pw@host" or "https:user:pw@host" as a path instead, so
-# its parse alone misses credentials written that way.
-_USERINFO = re.compile(r"^((?:\s|%20)*(?i:https?):[/\\]*)([^/\\?#]*)@")
-
-
-def userinfo(url: str | httpx.URL) -> tuple[str, str] | None:
-    """The (user, password) `url` carries, percent-decoded; None when it has no userinfo."""
-    match = _USERINFO.match(str(url))
-    if match is None:
-        return None
-    user, _, password = match.group(2).partition(":")
-    return unquote(user), unquote(password)
-
-
-def safe_url(url: str | httpx.URL) -> str:
-    """The URL for messages and logs: no userinfo, query values replaced by `***`."""
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError, UnicodeError):
-        return "(invalid URL)"
-    # Names percent-encoded again: httpx takes a query given as bytes to be ASCII.
-    names = (quote(name, safe="") for name, _ in parsed.params.multi_items())
-    query = "&".join(f"{name}=***" for name in names)
-    try:
-        shown = str(parsed.copy_with(userinfo=b"", query=query.encode() or None, fragment=None))
-    except (httpx.InvalidURL, UnicodeError):
-        return "(invalid URL)"
-    return _USERINFO.sub(r"\1", shown)
 
 
 @dataclass(frozen=True)
@@ -333,10 +322,6 @@ class Guard:
         if not self.permit_loopback and _is_localhost_name(host):
             raise BlockedURL(f"host {host!r} is a loopback name; {ALLOW_HINT}")
         return None
-
-    def check_address(self, address: str) -> None:
-        if not self.allow_private:
-            self._check_address(ipaddress.ip_address(address), address)
 
     def _check_address(self, ip: IPAddress, host: str) -> None:
         reason = blocked_reason(ip)
@@ -491,3 +476,11 @@ def _parse(url: str | httpx.URL) -> _ParsedURL:
         if literal is not None and blocked_reason(literal):
             return _ParsedURL(fallback.scheme.lower(), str(literal), None)
         raise InvalidRequest(f"invalid URL: {exc}", field="url", url=safe_url(url)) from exc
+
+
+_BY_POLICY = {allow: Guard(allow_private=allow) for allow in (False, True)}
+
+
+def guard_for(connection: Connection) -> Guard:
+    """The address policy `connection` asks for: strict unless `allow_private_network`."""
+    return _BY_POLICY[connection.allow_private_network]

@@ -12,29 +12,37 @@ cold start does not pay for it before the function is invoked.
 from __future__ import annotations
 
 import contextvars
+import os
 import ssl
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import certifi
 import httpcore
 import httpx
 
-from apicall.guard import Guard
+from apicall.core.errors import ConfigError
+from apicall.core.models import Connection
+from apicall.http.guard import Guard, guard_for
 
 
 @dataclass(frozen=True)
 class Call:
     guard: Guard
-    deadline: float
+    deadline: float  # on `clock`
+    clock: Callable[[], float] = time.monotonic
 
 
 # Set by `send` for the duration of one call; read by the backend in the same thread.
 current_call: contextvars.ContextVar[Call | None] = contextvars.ContextVar(
     "apicallcurrent_call", default=None
 )
+
+
 # Set by `_Exchange._open` while a hop's rate-limit permit is still to be taken. The stream takes
 # it just before writing the request, so a grant is stamped when the request leaves, not before a
 # connect and TLS handshake of unknown length: the API sees the spacing the limiter kept.
@@ -47,7 +55,7 @@ def clamp(timeout: float | None) -> float | None:
     call = current_call.get()
     if call is None:
         return timeout
-    remaining = call.deadline - time.monotonic()
+    remaining = call.deadline - call.clock()
     if remaining <= 0:
         raise httpcore.ReadTimeout("the request's deadline passed")
     return remaining if timeout is None else min(timeout, remaining)
@@ -230,3 +238,55 @@ def _core_proxy(url: str) -> httpcore.Proxy:
     # taken out of the URL and sent as Proxy-Authorization.
     proxy = httpx.Proxy(url)
     return httpcore.Proxy(url=_core_url(proxy.url), auth=proxy.raw_auth)
+
+
+def build_transport(connection: Connection) -> GuardedTransport:
+    """The connection's TLS (CA bundle, client certificate), proxy and pool, with sockets opened
+    through `GuardedBackend`: the API client and the OAuth token client both use it.
+
+    Behind a proxy the socket goes to the proxy (often on a private network), so only the deadline
+    applies there and the target is checked by the guard before each hop.
+    """
+
+    backend = GuardedBackend(guard_for(connection), check_addresses=connection.proxy is None)
+    return GuardedTransport(
+        backend,
+        ssl_context=_ssl_context(connection),
+        proxy=connection.proxy,
+        max_connections=connection.max_in_flight,
+    )
+
+
+def _ssl_context(connection: Connection) -> ssl.SSLContext:
+    if connection.verify_ssl:
+        context = ssl.create_default_context(cafile=certifi.where())
+        if connection.ca_bundle:
+            try:
+                context.load_verify_locations(cadata=connection.ca_bundle)
+            except (ssl.SSLError, ValueError) as exc:
+                raise ConfigError(f"ca_bundle is not valid PEM: {exc}", field="ca_bundle") from exc
+    else:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if connection.client_cert:
+        _load_client_cert(context, connection)
+    return context
+
+
+def _load_client_cert(context: ssl.SSLContext, connection: Connection) -> None:
+    cert = connection.client_cert
+    assert cert is not None
+    # load_cert_chain only reads files; they live for the call in a private directory.
+    with tempfile.TemporaryDirectory() as folder:
+        cert_path, key_path = os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem")
+        for path, pem in ((cert_path, cert.cert), (key_path, cert.key)):
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as file:
+                file.write(pem)
+        try:
+            context.load_cert_chain(cert_path, key_path, password=cert.password)
+        except ssl.SSLError as exc:
+            raise ConfigError(
+                f"client_cert could not be loaded (certificate, key or password): {exc}",
+                field="client_cert",
+            ) from exc

@@ -33,6 +33,8 @@ class ApicallError(Exception):
         self.field = field
         self.status = status
         self.url = url
+        # Requests sent before it was raised; set by the HTTP client, None when none was sent.
+        self.attempts: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The Outcome's `error` object."""
@@ -150,6 +152,8 @@ def aws_error_code(exc: BaseException | None) -> str | None:
 # pydantic puts the member of a (non-discriminated) union it tried into an error's location, as a
 # type expression: `('query', 'list[tuple[str, str]]', 0)`. Users know fields, not types.
 _UNION_MEMBER = re.compile(r"^(str|int|float|bool|none|bytes|[a-z-]+\[.*\])$")
+
+
 # What kind of input each spelling of a union member accepts, to tell the member the input meant.
 _MEMBER_KINDS: tuple[tuple[str, tuple[type, ...]], ...] = (
     ("dict[", (dict,)),
@@ -161,7 +165,11 @@ _MEMBER_KINDS: tuple[tuple[str, tuple[type, ...]], ...] = (
     ("bool", (bool,)),
     ("none", (type(None),)),
 )
+
+
 _UNKNOWN: Any = object()
+
+
 # Every tagged union of the contracts (auth, body, pagination) is discriminated by `type`.
 _TAG = "type"
 
@@ -274,8 +282,6 @@ def named_problems(
             bucket.append(problem)
     return relevant or other
 
-
-# --- JSON input that validates but cannot be used ---------------------------------------------
 
 # Deeper than any real record or job; well below where recursive readers (json, boto3's DynamoDB
 # serializer, logging) hit Python's recursion limit.

@@ -14,15 +14,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from apicall.errors import (
+from apicall.core.errors import (
     ConfigError,
     ConnectionNotFound,
     SecretUnavailable,
     aws_error_code,
     config_error_from,
 )
-from apicall.models import Connection
-from apicall.settings import get_settings
+from apicall.core.models import Connection
+from apicall.core.runtime import RUNTIME
+from apicall.core.settings import get_settings
 
 # Letters, digits and _-./; no leading or trailing slash (the prefix already ends in one).
 _NAME = re.compile(r"^(?!/)[A-Za-z0-9_\-./]{1,256}(?<!/)$")
@@ -170,9 +171,20 @@ def _write(name: str, data: Mapping[str, Any]) -> None:
     parameters.get_secret(secret_id, force_fetch=True, max_age=get_settings().secrets_max_age_s)
 
 
+def _forget_secrets() -> None:
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()
+
+
+# Powertools keeps the secrets it read (for SECRETS_MAX_AGE_S) and its provider: a new container
+# starts without them.
+RUNTIME.on_reset(_forget_secrets)
+
+
 def _secrets_provider() -> Any:
     """Powertools' default Secrets Manager provider: one boto3 client per container, shared
-    with `get_secret`, and dropped by `parameters.clear_caches()` in tests."""
+    with `get_secret`, and dropped with its cache by `RUNTIME.reset()`."""
     from aws_lambda_powertools.utilities.parameters import secrets
     from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 

@@ -5,9 +5,9 @@ POWERTOOLS_METRICS_NAMESPACE (set in template.yaml Globals).
 
 Whether to trace is decided once, when this module is first imported, by Powertools' own rule
 (`tracing_enabled`). With tracing off, `tracer` is `Untraced`: its decorators hand the function
-back unchanged and the X-Ray SDK is never imported (it costs a cold start about 0.2 s). With tracing
-on, it is Powertools' Tracer, built here, before `apicall.client` subclasses `httpx.Client`, so that
-the SDK's httpx patch reaches apicall's client.
+back unchanged and the X-Ray SDK is never imported (it costs a cold start about 0.2 s). With
+tracing on, it is Powertools' Tracer, built here, before `apicall.http.client` subclasses
+`httpx.Client`, so that the SDK's httpx patch reaches apicall's client.
 """
 
 from __future__ import annotations
@@ -63,10 +63,15 @@ def _unchanged(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 logger = Logger()
+
+
 tracer: Tracer | Untraced = (
     Tracer(patch_modules=TRACED_LIBRARIES) if tracing_enabled() else Untraced()
 )
+
+
 metrics = Metrics()
+
 
 # These libraries log full URLs (query API keys), headers and AWS response bodies (secret values)
 # at INFO and DEBUG, and Powertools' event handler the test API's validated bodies (URLs with
@@ -81,5 +86,6 @@ for _name in (
     "aws_lambda_powertools.event_handler",
 ):
     logging.getLogger(_name).setLevel(logging.WARNING)
+
 
 __all__ = ["MetricUnit", "logger", "metrics", "tracer"]

@@ -1,38 +1,34 @@
-"""Send one request with a total deadline, retries, guarded redirects and a capped body read.
+"""One connection's way out: `ConnectionClient.send(request, policy)`.
 
-`send` is the only place httpx errors become apicall errors. Clients are built once per container
-per TLS/proxy configuration (`get_client`); their network backend resolves and judges the target
-address when a socket is opened (so DNS rebinding has no window, and a kept-alive connection costs
-no lookup) and clamps every socket operation to the request's deadline, so slow headers are cut as
-surely as a slow body.
+A `ConnectionClient` is built once per connection per container (`client_for`) and holds all
+that applies to every request of that connection: its credentials (`apicall.http.auth`), its
+shared rate limit (`apicall.http.ratelimit`), its URL guard and its pooled, guarded transport
+(`apicall.http.transport`). `send` adds what is per request (`SendPolicy`): a total deadline,
+retries with backoff and Retry-After, guarded redirects and a capped body read. It answers the
+response or raises an `ApicallError` carrying the attempts made; it is the only place httpx
+errors become apicall errors.
 """
 
 from __future__ import annotations
 
 import email.utils
 import functools
-import os
 import random
 import re
 import ssl
-import tempfile
-import threading
 import time
-import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-import certifi
 import httpx
 
-from apicall.errors import (
+from apicall.core.errors import (
     ApicallError,
     BlockedURL,
     CapacityExceeded,
-    ConfigError,
     InvalidRequest,
     InvalidResponse,
     ResponseTooLarge,
@@ -40,8 +36,7 @@ from apicall.errors import (
     UpstreamSSLError,
     UpstreamTimeout,
 )
-from apicall.guard import Guard, address_problem, safe_url
-from apicall.models import (
+from apicall.core.models import (
     Connection,
     RateLimit,
     RetryPolicy,
@@ -49,16 +44,51 @@ from apicall.models import (
     SuccessCodes,
     status_set,
 )
-from apicall.ratelimit import RateLimiter
+from apicall.core.redaction import safe_url, secret_header_names, secret_values
+from apicall.core.runtime import RUNTIME, Keyed
+from apicall.http.auth import auth_for
+from apicall.http.body import read_capped
+from apicall.http.guard import Guard, address_problem, guard_for
+from apicall.http.ratelimit import RateLimiter
 
-if TYPE_CHECKING:  # templating is not needed to send, only to describe what is sent
-    from apicall import network
-    from apicall.templating import OutgoingRequest
+if TYPE_CHECKING:  # the transport (and httpcore) is imported when the first client is built
+    from apicall.core.store import RunsStore
+    from apicall.http import transport
 
 REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
 # Only the codings decoded below (with a size cap) are advertised.
 DEFAULT_HEADERS = {"Accept-Encoding": "gzip, deflate", "User-Agent": "apicall/0.1"}
-_GUARDS = {allow: Guard(allow_private=allow) for allow in (False, True)}
+DEFAULT_MAX_REDIRECTS = 5
+
+
+@dataclass
+class OutgoingRequest:
+    """A request ready for `ConnectionClient.send`: absolute URL, final headers, encoded body.
+
+    Exactly one of `content`, `json`, `data`/`files` is used, as httpx.Client.build_request
+    takes them.
+    """
+
+    method: str
+    url: str
+    params: list[tuple[str, str]] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    content: bytes | None = None
+    json: Any = None
+    data: dict[str, Any] | list[tuple[str, str]] | None = None
+    files: list[tuple[str, tuple[str, bytes, str]]] | None = None
+
+
+@dataclass(frozen=True)
+class SendPolicy:
+    """What one call asks of the client beyond the connection's own settings."""
+
+    timeout_s: float  # the total deadline: every attempt, redirect, wait and byte read
+    max_bytes: int
+    retry: RetryPolicy | None = None  # None: one attempt
+    truncate: bool = False  # a body over max_bytes is cut (True) or refused (ResponseTooLarge)
+    follow_redirects: bool = True
+    max_redirects: int = DEFAULT_MAX_REDIRECTS
 
 
 @dataclass
@@ -87,23 +117,91 @@ def _status_classes(success_codes: str | tuple[int | str, ...]) -> StatusSet:
 
 # --- clients ------------------------------------------------------------------------------------
 
-_clients: dict[tuple[Any, ...], httpx.Client] = {}
-_clients_lock = threading.Lock()
+# httpx clients (each a connection pool) per TLS, proxy, pool and address settings: connections
+# that share them share a pool. ConnectionClients per (name, store), rebuilt when the connection
+# they were built for changes (a rotated secret).
+_http_clients: Keyed[tuple[Any, ...], _CookielessClient] = RUNTIME.keyed(close=lambda c: c.close())
+_connection_clients: Keyed[tuple[str | None, Any], ConnectionClient] = RUNTIME.keyed()
 
 
-def get_client(connection: Connection) -> httpx.Client:
-    """The container's client for this connection's TLS, proxy, pool and address settings."""
-    key = _client_key(connection)
-    client = _clients.get(key)
-    if client is None:
-        with _clients_lock:
-            client = _clients.get(key)
-            if client is None:
-                client = _clients[key] = _build_client(connection)
+def client_for(
+    connection: Connection, name: str | None = None, *, store: RunsStore | None = None
+) -> ConnectionClient:
+    """This container's client for `connection`, stored as `name` (None: an inline URL)."""
+    key = (name, store)
+    client = _connection_clients.peek(key)
+    if client is None or (client.connection is not connection and client.connection != connection):
+        client = ConnectionClient(connection, name=name, store=store)
+        _connection_clients.put(key, client)
     return client
 
 
-def _client_key(connection: Connection) -> tuple[Any, ...]:
+class ConnectionClient:
+    """Sends requests as one connection: its auth, rate limit, guard, TLS, proxy and pool.
+
+    `guard` replaces the connection's address policy (tests pass `Guard(permit_loopback=True)`
+    to reach their servers on 127.0.0.1 while still refusing every other private address).
+    `clock` and `sleep` time retries and deadlines; tests inject them.
+    """
+
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        name: str | None = None,
+        store: RunsStore | None = None,
+        guard: Guard | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.connection = connection
+        self.name = name
+        self.guard = guard or guard_for(connection)
+        self.clock = clock
+        self.sleep = sleep
+        self.http = _http_clients.get(_pool_key(connection), lambda: _build_http(connection))
+        self.auth = auth_for(name, connection, store=store) if name else None
+        self.permits = None
+        if name and connection.rate_limit:
+            limiter = RateLimiter(store.table if store is not None else None)
+            self.permits = _Permits(limiter, name, connection.rate_limit)
+
+    def secret_values(self, url: str | httpx.URL | None = None) -> set[str]:
+        """Every credential this connection sends (and `url`'s userinfo): what to redact."""
+        return secret_values(self.connection, url=url)
+
+    def secret_header_names(self) -> frozenset[str]:
+        return secret_header_names(self.connection)
+
+    def send(self, request: OutgoingRequest, policy: SendPolicy) -> HttpResponse:
+        """Send `request` within `policy.timeout_s` in total, retrying, redirecting and reading a
+        capped body. Raises an `ApicallError` whose `attempts` counts the attempts made."""
+        from apicall.http import transport
+
+        started = self.clock()
+        call = transport.Call(self.guard, started + policy.timeout_s, self.clock)
+        exchange = _Exchange(
+            client=self.http,
+            backend=self.http.backend,
+            call=call,
+            auth=self.auth,
+            max_bytes=policy.max_bytes,
+            truncate=policy.truncate,
+            max_redirects=policy.max_redirects if policy.follow_redirects else 0,
+            permits=self.permits,
+            clock=self.clock,
+        )
+        token = transport.current_call.set(call)
+        try:
+            received, attempts = _send_with_retries(exchange, request, policy.retry, self.sleep)
+        finally:
+            transport.current_call.reset(token)
+        received.attempts = attempts
+        received.elapsed_ms = int((self.clock() - started) * 1000)
+        return received
+
+
+def _pool_key(connection: Connection) -> tuple[Any, ...]:
     cert = connection.client_cert
     return (
         connection.verify_ssl,
@@ -115,33 +213,15 @@ def _client_key(connection: Connection) -> tuple[Any, ...]:
     )
 
 
-def _build_client(connection: Connection) -> httpx.Client:
+def _build_http(connection: Connection) -> _CookielessClient:
+    from apicall.http import transport
+
     return _CookielessClient(
-        transport=build_transport(connection),
+        transport=transport.build_transport(connection),
         follow_redirects=False,
         trust_env=False,
         headers=DEFAULT_HEADERS,
         event_hooks={"response": [_refuse_unreadable_location]},
-    )
-
-
-def build_transport(connection: Connection) -> network.GuardedTransport:
-    """The connection's TLS (CA bundle, client certificate), proxy and pool, with sockets opened
-    through `network.GuardedBackend`: the API client and the OAuth token client both use it.
-
-    Behind a proxy the socket goes to the proxy (often on a private network), so only the deadline
-    applies there and the target is checked by the guard before each hop.
-    """
-    from apicall import network
-
-    backend = network.GuardedBackend(
-        _GUARDS[connection.allow_private_network], check_addresses=connection.proxy is None
-    )
-    return network.GuardedTransport(
-        backend,
-        ssl_context=_ssl_context(connection),
-        proxy=connection.proxy,
-        max_connections=connection.max_in_flight,
     )
 
 
@@ -155,53 +235,18 @@ class _CookielessClient(httpx.Client):
     must never reach another. Not storing them at all also saves httpx's per-response pass through
     the standard library's cookie jar.
 
-    Its transport is always a `network.GuardedTransport`; `send` relies on that transport's
+    Its transport is always a `transport.GuardedTransport`; `send` relies on that transport's
     backend (`backend`) to judge addresses at connect time and to clamp socket operations."""
 
     _no_cookies = _NoCookies()
 
-    def __init__(self, *, transport: network.GuardedTransport, **options: Any) -> None:
+    def __init__(self, *, transport: transport.GuardedTransport, **options: Any) -> None:
         super().__init__(transport=transport, **options)
         self.backend = transport.backend
 
     @property  # type: ignore[misc]  # read-only on purpose
     def cookies(self) -> httpx.Cookies:
         return self._no_cookies
-
-
-def _ssl_context(connection: Connection) -> ssl.SSLContext:
-    if connection.verify_ssl:
-        context = ssl.create_default_context(cafile=certifi.where())
-        if connection.ca_bundle:
-            try:
-                context.load_verify_locations(cadata=connection.ca_bundle)
-            except (ssl.SSLError, ValueError) as exc:
-                raise ConfigError(f"ca_bundle is not valid PEM: {exc}", field="ca_bundle") from exc
-    else:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    if connection.client_cert:
-        _load_client_cert(context, connection)
-    return context
-
-
-def _load_client_cert(context: ssl.SSLContext, connection: Connection) -> None:
-    cert = connection.client_cert
-    assert cert is not None
-    # load_cert_chain only reads files; they live for the call in a private directory.
-    with tempfile.TemporaryDirectory() as folder:
-        cert_path, key_path = os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem")
-        for path, pem in ((cert_path, cert.cert), (key_path, cert.key)):
-            with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as file:
-                file.write(pem)
-        try:
-            context.load_cert_chain(cert_path, key_path, password=cert.password)
-        except ssl.SSLError as exc:
-            raise ConfigError(
-                f"client_cert could not be loaded (certificate, key or password): {exc}",
-                field="client_cert",
-            ) from exc
 
 
 @dataclass(frozen=True)
@@ -226,58 +271,11 @@ class _Permits:
 # --- send ---------------------------------------------------------------------------------------
 
 
-def send(
-    request: OutgoingRequest,
-    connection: Connection,
-    *,
-    auth: httpx.Auth | None = None,
-    timeout_s: float,
-    retry: RetryPolicy | None,
-    max_bytes: int,
-    truncate: bool,
-    follow_redirects: bool = True,
-    max_redirects: int = 5,
-    client: httpx.Client | None = None,
-    guard: Guard | None = None,
-    connection_name: str | None = None,
-    limiter: RateLimiter | None = None,
-) -> HttpResponse:
-    """Send `request` within `timeout_s` in total, retrying, redirecting and reading a capped body.
-
-    `guard` defaults to the connection's policy; tests pass `Guard(permit_loopback=True)`.
-    A connection with a `rate_limit` is limited when it is named (`connection_name`): every
-    request waits for a grant of `limiter` (RunsTable's by default) within the deadline.
-    """
-    started = time.monotonic()
-    from apicall import network
-
-    call = network.Call(guard or _GUARDS[connection.allow_private_network], started + timeout_s)
-    permits = None
-    if connection_name and connection.rate_limit:
-        permits = _Permits(limiter or RateLimiter(), connection_name, connection.rate_limit)
-    client = client or get_client(connection)
-    exchange = _Exchange(
-        client=client,
-        backend=_guarded_backend(client),
-        call=call,
-        auth=auth,
-        max_bytes=max_bytes,
-        truncate=truncate,
-        max_redirects=max_redirects if follow_redirects else 0,
-        permits=permits,
-    )
-    token = network.current_call.set(call)
-    try:
-        received, attempts = _send_with_retries(exchange, request, retry)
-    finally:
-        network.current_call.reset(token)
-    received.attempts = attempts
-    received.elapsed_ms = int((time.monotonic() - started) * 1000)
-    return received
-
-
 def _send_with_retries(
-    exchange: _Exchange, request: OutgoingRequest, retry: RetryPolicy | None
+    exchange: _Exchange,
+    request: OutgoingRequest,
+    retry: RetryPolicy | None,
+    sleep: Callable[[float], None],
 ) -> tuple[HttpResponse, int]:
     max_attempts = retry.attempts if retry else 1
     attempt = 0
@@ -290,17 +288,17 @@ def _send_with_retries(
         except UpstreamConnectionError as exc:  # resets, refused connections; not TLS, not timeouts
             error = exc
         except ApicallError as exc:
-            exc.attempts = attempt  # type: ignore[attr-defined]  # read by execute's Outcome
+            exc.attempts = attempt
             raise
         if retry is None or attempt >= max_attempts or not _should_retry(response, retry):
             break
         delay = _retry_delay(response, retry, attempt)
-        if time.monotonic() + delay >= exchange.call.deadline:
+        if exchange.clock() + delay >= exchange.call.deadline:
             break
-        time.sleep(delay)
+        sleep(delay)
     if response is None:
         assert error is not None
-        error.attempts = attempt  # type: ignore[attr-defined]
+        error.attempts = attempt
         raise error
     return response, attempt
 
@@ -340,15 +338,16 @@ class _Exchange:
     """One attempt: the first hop and every redirect, each checked by the guard."""
 
     client: httpx.Client
-    # The client's network.GuardedBackend: it judges addresses when sockets open and clamps every
-    # socket operation to the deadline. An injected client may have none.
-    backend: network.GuardedBackend | None
-    call: network.Call
+    # The client's transport.GuardedBackend: it judges addresses when sockets open and clamps
+    # every socket operation to the deadline.
+    backend: transport.GuardedBackend
+    call: transport.Call
     auth: httpx.Auth | None
     max_bytes: int
     truncate: bool
     max_redirects: int
-    permits: _Permits | None = None
+    permits: _Permits | None
+    clock: Callable[[], float]
 
     def run(self, request: OutgoingRequest) -> HttpResponse:
         url = _target(request)
@@ -384,19 +383,16 @@ class _Exchange:
     ) -> httpx.Response:
         # A name is resolved once, when a socket opens, where the backend judges addresses; behind
         # a proxy the socket goes to the proxy, so only this check sees the target.
-        checked_at_connect = self.backend is not None and self.backend.check_addresses
-        self.call.guard.check_url(url, resolve=not checked_at_connect)
+        self.call.guard.check_url(url, resolve=not self.backend.check_addresses)
         due = None
         if self.permits:  # every hop counts: a redirect to the same API is one more request
-            from apicall import network
+            from apicall.http import transport
 
+            # Taken when the request's first byte is written.
             take_permit = functools.partial(self.permits.acquire, self.call.deadline)
-            if self.backend is not None:  # taken when the request's first byte is written
-                due = network.permit_due.set(take_permit)
-            else:
-                take_permit()
+            due = transport.permit_due.set(take_permit)
         try:
-            remaining = self.call.deadline - time.monotonic()
+            remaining = self.call.deadline - self.clock()
             if remaining <= 0:
                 raise UpstreamTimeout("the request's deadline passed", url=safe_url(url))
             timeout = dict.fromkeys(("connect", "read", "write", "pool"), remaining)
@@ -407,7 +403,7 @@ class _Exchange:
                 response = self.client.send(built, auth=auth, stream=True, follow_redirects=False)
         finally:
             if due is not None:  # not taken when no byte was written (the connect failed)
-                network.permit_due.reset(due)
+                transport.permit_due.reset(due)
         if self.permits:
             self.permits.pause_for(response)
         return response
@@ -415,12 +411,10 @@ class _Exchange:
     def _read(self, response: httpx.Response) -> HttpResponse:
         # The guarded backend clamps every socket read to the deadline, so a body that has
         # already arrived in full is kept even when it is read late (a busy container): a 2xx
-        # thrown away would be sent again, and a webhook receiver would see it twice. Only an
-        # injected client without that backend needs the clock checked between chunks.
-        between_chunks = None if self.backend is not None else self.call.deadline
+        # thrown away would be sent again, and a webhook receiver would see it twice.
         try:
             with _translated(response.url):
-                content, truncated = read_capped(response, self.max_bytes, deadline=between_chunks)
+                content, truncated = read_capped(response, self.max_bytes)
         finally:
             response.close()
         if truncated and not self.truncate:
@@ -439,11 +433,6 @@ class _Exchange:
             elapsed_ms=0,
             reason_phrase=response.reason_phrase,
         )
-
-
-def _guarded_backend(client: httpx.Client) -> network.GuardedBackend | None:
-    """The client's `network.GuardedBackend`; None for an injected client without one."""
-    return client.backend if isinstance(client, _CookielessClient) else None
 
 
 def _target(request: OutgoingRequest) -> httpx.URL:
@@ -555,91 +544,6 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
 
 def _without(headers: dict[str, str], *names: str) -> dict[str, str]:
     return {name: value for name, value in headers.items() if name.lower() not in names}
-
-
-# --- the body -----------------------------------------------------------------------------------
-
-
-def read_capped(
-    response: httpx.Response, max_bytes: int, *, deadline: float | None = None
-) -> tuple[bytes, bool]:
-    """Up to `max_bytes` of the decoded body and whether there was more.
-
-    Decompression output is capped too, so a small gzip bomb never expands in memory.
-    """
-    decoder = _decoder(response.headers.get("content-encoding", ""))
-    limit = max_bytes + 1  # one byte more than allowed tells "exactly full" from "too large"
-    parts: list[bytes] = []
-    size = 0
-    for chunk in _raw_chunks(response, deadline):
-        for piece in decoder.feed(chunk, limit - size):
-            parts.append(piece)
-            size += len(piece)
-        if size >= limit:
-            break
-    else:
-        tail = decoder.flush(limit - size)
-        parts.append(tail)
-        size += len(tail)
-    content = b"".join(parts)
-    return content[:max_bytes], size > max_bytes
-
-
-def _raw_chunks(response: httpx.Response, deadline: float | None) -> Iterator[bytes]:
-    # For clients whose socket reads are not clamped to the deadline (see `_Exchange._read`).
-    # No chunk_size: httpx would buffer up to it, hiding a trickle from the clock.
-    for chunk in response.iter_raw():
-        if deadline is not None and time.monotonic() > deadline:
-            raise UpstreamTimeout("the request's deadline passed while reading the body")
-        yield chunk
-
-
-class _Identity:
-    def feed(self, data: bytes, room: int) -> Iterator[bytes]:
-        yield data
-
-    def flush(self, room: int) -> bytes:
-        return b""
-
-
-class _Zlib:
-    def __init__(self, wbits: int, *, raw_fallback: bool = False) -> None:
-        self._inflate = zlib.decompressobj(wbits)
-        # "deflate" should be zlib-wrapped, yet some servers send raw deflate.
-        self._raw_fallback = raw_fallback
-
-    def feed(self, data: bytes, room: int) -> Iterator[bytes]:
-        while data and room > 0:
-            try:
-                out = self._inflate.decompress(data, room)
-            except zlib.error as exc:
-                if not self._raw_fallback:
-                    raise InvalidResponse(f"the compressed body is corrupt: {exc}") from exc
-                self._inflate, self._raw_fallback = zlib.decompressobj(-zlib.MAX_WBITS), False
-                continue
-            self._raw_fallback = False
-            room -= len(out)
-            data = self._inflate.unconsumed_tail
-            yield out
-
-    def flush(self, room: int) -> bytes:
-        try:
-            return self._inflate.flush()[: max(room, 0)]
-        except zlib.error as exc:
-            raise InvalidResponse(f"the compressed body is corrupt: {exc}") from exc
-
-
-def _decoder(content_encoding: str) -> _Identity | _Zlib:
-    # Stacked codings ("gzip, gzip") are rare enough to be passed through undecoded.
-    coding = content_encoding.strip().lower()
-    if coding in ("gzip", "x-gzip"):
-        return _Zlib(16 + zlib.MAX_WBITS)
-    if coding == "deflate":
-        return _Zlib(zlib.MAX_WBITS, raw_fallback=True)
-    return _Identity()
-
-
-# --- errors -------------------------------------------------------------------------------------
 
 
 @contextmanager

@@ -1,0 +1,314 @@
+"""Keeping credentials out of everything apicall stores, logs or answers.
+
+`secret_values` lists a connection's credentials (plus the access tokens issued for it in this
+container); `redact` finds each of them in every encoding a value travels in; `redact_headers`
+masks credential-carrying headers; `safe_url` shows a URL without userinfo or query values.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Collection, Iterable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, TypeVar, cast
+from urllib.parse import quote, unquote
+
+import httpx
+
+from apicall.core.models import (
+    ApiKeyAuth,
+    BasicAuth,
+    BearerAuth,
+    Connection,
+    OAuth2AuthorizationCode,
+    OAuth2ClientCredentials,
+)
+from apicall.core.runtime import RUNTIME
+
+# Userinfo as a browser reads it: WHATWG's URL parser takes any run of "/" or "\" after an
+# http(s) scheme as the start of the authority, which runs to the last "@" before a path, query
+# or fragment. httpx reads "https:/user:pw@host" or "https:user:pw@host" as a path instead, so
+# its parse alone misses credentials written that way.
+_USERINFO = re.compile(r"^((?:\s|%20)*(?i:https?):[/\\]*)([^/\\?#]*)@")
+
+
+def userinfo(url: str | httpx.URL) -> tuple[str, str] | None:
+    """The (user, password) `url` carries, percent-decoded; None when it has no userinfo."""
+    match = _USERINFO.match(str(url))
+    if match is None:
+        return None
+    user, _, password = match.group(2).partition(":")
+    return unquote(user), unquote(password)
+
+
+def safe_url(url: str | httpx.URL) -> str:
+    """The URL for messages and logs: no userinfo, query values replaced by `***`."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, UnicodeError):
+        return "(invalid URL)"
+    # Names percent-encoded again: httpx takes a query given as bytes to be ASCII.
+    names = (quote(name, safe="") for name, _ in parsed.params.multi_items())
+    query = "&".join(f"{name}=***" for name in names)
+    try:
+        shown = str(parsed.copy_with(userinfo=b"", query=query.encode() or None, fragment=None))
+    except (httpx.InvalidURL, UnicodeError):
+        return "(invalid URL)"
+    return _USERINFO.sub(r"\1", shown)
+
+
+REDACTED = "***"
+
+
+# Shorter secrets are redacted only where a whole string equals them: replacing every "abc"
+# inside a response body would destroy the body and hide nothing worth hiding.
+MIN_SUBSTRING_SECRET = 4
+
+
+SENSITIVE_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-api-key",
+        "x-auth-token",
+    }
+)
+
+
+T = TypeVar("T")
+
+
+# Characters that every encoder a secret passes through leaves as they are (RFC 3986 unreserved,
+# less "~", which Java's URLEncoder encodes).
+_PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._")
+
+
+_JSON_SHORT = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "/": "\\/",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+}
+
+
+# Access tokens handed out recently, per (token_url, client_id), so that secret_values can
+# redact them when an API echoes its Authorization header back.
+_issued: Any = RUNTIME.keyed()
+_ISSUED_PER_CLIENT = 4
+
+
+def remember_issued_token(token_url: str, client_id: str, access_token: str) -> None:
+    """An access token the token endpoint handed out: a secret from now on, like the client's."""
+    seen = _issued.get((token_url, client_id), list)
+    if access_token not in seen:
+        seen.append(access_token)
+        del seen[:-_ISSUED_PER_CLIENT]
+
+
+def secret_header_names(connection: Connection) -> frozenset[str]:
+    """The header names that carry `connection`'s credentials beyond `SENSITIVE_HEADERS`."""
+    auth = connection.auth
+    if isinstance(auth, ApiKeyAuth) and auth.location == "header":
+        return frozenset((auth.name.lower(),))
+    return frozenset()
+
+
+def secret_values(connection: Connection, *, url: str | httpx.URL | None = None) -> set[str]:
+    """Every credential of `connection`, and of `url`'s userinfo when the request URL has one.
+
+    `redact` finds each value in every form it travels in, so only the plain values are listed
+    here, plus the base64 `user:password` pairs that Basic authentication sends.
+    """
+    auth = connection.auth
+    values: set[str] = set()
+    if isinstance(auth, ApiKeyAuth):
+        values.add(auth.value)
+    elif isinstance(auth, BasicAuth):
+        values |= {auth.password, *_basic_pair(auth.username, auth.password)}
+    elif isinstance(auth, BearerAuth):
+        values.add(auth.token)
+    elif isinstance(auth, OAuth2ClientCredentials | OAuth2AuthorizationCode):
+        values.add(auth.client_secret)
+        # Only the base64 form: the client id alone is not a secret.
+        values.update(_basic_pair(auth.client_id, auth.client_secret)[1:])
+        if isinstance(auth, OAuth2AuthorizationCode) and auth.refresh_token:
+            values.add(auth.refresh_token)
+        values.update(_issued.peek((auth.token_url, auth.client_id)) or ())
+    if connection.client_cert is not None:
+        values.add(connection.client_cert.key)
+        if connection.client_cert.password:
+            values.add(connection.client_cert.password)
+    # Credentials put straight into the connection's headers, or into a URL's userinfo, which
+    # httpx sends as Basic authentication.
+    values.update(v for k, v in connection.headers.items() if k.lower() in SENSITIVE_HEADERS)
+    for with_userinfo in (connection.base_url, url, connection.proxy):
+        if with_userinfo is not None and "@" in str(with_userinfo):
+            values.update(_userinfo_values(with_userinfo))
+    values.discard("")
+    return values
+
+
+def _basic_pair(user: str, password: str) -> list[str]:
+    """`user:password` and its base64 forms: UTF-8 as httpx sends it, latin-1 as Authlib does."""
+    pair = f"{user}:{password}"
+    encoded = [base64.b64encode(pair.encode()).decode()]
+    with suppress(UnicodeEncodeError):
+        encoded.append(base64.b64encode(pair.encode("latin-1")).decode())
+    return [pair, *dict.fromkeys(encoded)]
+
+
+def _userinfo_values(url: str | httpx.URL) -> list[str]:
+    found = userinfo(url)
+    if found is None:
+        return []
+    user, password = found
+    if not password:
+        # A token given as the user name (https://TOKEN@host) is the whole credential.
+        return [user, *_basic_pair(user, "")[1:]] if user else []
+    return [password, *_basic_pair(user, password)]
+
+
+def redact(value: T, secrets: Collection[str]) -> T:
+    """`value` with every secret replaced by `***`, walking dicts, lists and tuples.
+
+    A secret is found in every form it travels in, alone or mixed within one occurrence: as it
+    is, percent-encoded (either case of hex, "+" or "%20" for a space, UTF-8 or latin-1 bytes),
+    JSON-escaped (`\\/`, `\\"`, `\\u00e9`) and as UTF-8 bytes read as latin-1. Dict keys are
+    kept; strings, including those nested anywhere, are scrubbed.
+    """
+    if not secrets:
+        return value
+    return cast(T, _redact(value, _matcher(frozenset(secrets))))
+
+
+def redact_headers(
+    headers: Mapping[str, str] | Iterable[tuple[str, str]], *, also: Iterable[str] = ()
+) -> dict[str, str]:
+    """Headers with credential-carrying values masked: the usual auth and cookie headers and
+    the names in `also` (a connection's `secret_header_names`, a signature header)."""
+    extra = {name.lower() for name in also}
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    return {
+        name: REDACTED if _is_sensitive(name.lower(), extra) else value for name, value in pairs
+    }
+
+
+def _is_sensitive(lowered: str, extra: set[str]) -> bool:
+    return lowered in SENSITIVE_HEADERS or lowered in extra
+
+
+@dataclass(frozen=True)
+class _Matcher:
+    pattern: re.Pattern[str] | None
+    whole: frozenset[str]
+    # Every form of a secret is at least as long as the secret, so a shorter string holds none.
+    shortest: int
+
+
+@lru_cache(maxsize=256)
+def _matcher(secrets: frozenset[str]) -> _Matcher:
+    long_ones = sorted(
+        (s for s in secrets if len(s) >= MIN_SUBSTRING_SECRET), key=len, reverse=True
+    )
+    # Longest first, so "user:pass" is replaced whole rather than leaving "user:" behind. Every
+    # alternative starts with a literal character, so the regex engine skips ahead to the
+    # characters a secret can start with instead of trying each alternative at every position.
+    alternatives = [
+        first + "".join(map(_group, map(_char_forms, secret[1:])))
+        for secret in long_ones
+        for first in _char_forms(secret[0])
+    ]
+    if not alternatives:
+        return _Matcher(None, secrets, 0)
+    return _Matcher(re.compile("|".join(alternatives)), secrets, len(long_ones[-1]))
+
+
+def _group(forms: tuple[str, ...]) -> str:
+    return forms[0] if len(forms) == 1 else f"(?:{'|'.join(forms)})"
+
+
+@lru_cache(maxsize=1024)
+def _char_forms(char: str) -> tuple[str, ...]:
+    """The regex alternatives one character of a secret may be written as, each starting with a
+    literal character."""
+    if char in _PLAIN:
+        return (re.escape(char),)
+    utf8 = char.encode()
+    forms = [*_json_forms(char), "".join(map(_percent, utf8))]
+    if char == " ":
+        forms.append(r"\+")
+    if len(utf8) > 1:
+        if ord(char) < 256:
+            forms.append(_percent(ord(char)))
+        # A WSGI server decodes header bytes as latin-1, so a UTF-8 "é" is echoed as "Ã©".
+        misread = utf8.decode("latin-1")
+        rest = "".join(_group(_json_forms(c)) for c in misread[1:])
+        forms.extend(start + rest for start in _json_forms(misread[0]))
+    return tuple(dict.fromkeys(forms))
+
+
+def _json_forms(char: str) -> tuple[str, ...]:
+    """`char` in a JSON string: as it is, `\\uXXXX` (either case) and a short escape if any."""
+    code = ord(char)
+    units = (
+        [code] if code < 0x10000 else [0xD800 + ((code - 0x10000) >> 10), 0xDC00 + (code & 0x3FF)]
+    )
+    escaped = "".join(r"\\u" + _hex(unit >> 8) + _hex(unit & 0xFF) for unit in units)
+    short = _JSON_SHORT.get(char)
+    return (
+        (re.escape(char), escaped)
+        if short is None
+        else (re.escape(char), escaped, re.escape(short))
+    )
+
+
+def _percent(byte: int) -> str:
+    return "%" + _hex(byte)
+
+
+def _hex(byte: int) -> str:
+    """Two hex digits matching either case."""
+    return "".join(f"[{d.lower()}{d}]" if d.isalpha() else d for d in f"{byte:02X}")
+
+
+def _redact(value: Any, matcher: _Matcher) -> Any:
+    # Exact types first: records and bodies are plain JSON values, and an isinstance check
+    # against Mapping costs more than the rest of the walk.
+    kind = type(value)
+    if kind is str:
+        return _scrub(value, matcher)
+    if kind is dict:
+        return {key: _redact(item, matcher) for key, item in value.items()}
+    if kind is list:
+        return [_redact(item, matcher) for item in value]
+    if kind in _SCALARS:
+        return value
+    if isinstance(value, str):
+        return _scrub(value, matcher)
+    if isinstance(value, Mapping):
+        return {key: _redact(item, matcher) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redact(item, matcher) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_redact(item, matcher) for item in value)
+    return value
+
+
+_SCALARS = frozenset((int, float, bool, type(None)))
+
+
+def _scrub(text: str, matcher: _Matcher) -> str:
+    if text in matcher.whole:
+        return REDACTED
+    if matcher.pattern is None or len(text) < matcher.shortest:
+        return text
+    return matcher.pattern.sub(REDACTED, text)

@@ -1,0 +1,38 @@
+"""The variables each function's handler checks when it loads, as template.yaml gives them.
+
+Handler modules fail to load without them (`apicall.core.settings.load`), as a misconfigured
+Lambda function fails its cold start. Tests, subprocesses and benchmarks that import a handler
+outside the local stack load it with these: the tables are named as the `tables` fixture names
+them; nothing is reached at load.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+HANDLER_ENVIRONMENT = {
+    "RUNS_TABLE": "test-RunsTable",
+    "RECORDS_TABLE": "test-RecordsTable",
+    "IDEMPOTENCY_TABLE": "test-IdempotencyTable",
+    "PUSH_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/apicall-push",
+    "PUSH_DLQ_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/apicall-push-dlq",
+    "FETCH_CONTINUATION_QUEUE_URL": (
+        "https://sqs.us-east-1.amazonaws.com/123456789012/apicall-fetch-continuation"
+    ),
+    # CPython's own interval: a test process that loads the fetch handler keeps its default.
+    "FETCH_SWITCH_INTERVAL_MS": "5",
+}
+
+
+@contextmanager
+def handler_environment() -> Iterator[None]:
+    """HANDLER_ENVIRONMENT added to os.environ (where unset) for the duration of the block."""
+    added = {name: value for name, value in HANDLER_ENVIRONMENT.items() if name not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
