@@ -92,7 +92,7 @@ invoke: install
 # Move dead-lettered Push messages back to the push queue: make redrive [REDRIVE_ARGS="--id evt_1"]
 REDRIVE_ARGS ?= --all
 redrive: install
-	@PYTHONPATH=shared $(PY) -m apicall.redrive $(REDRIVE_ARGS)
+	@PYTHONPATH=shared $(PY) -m apicall.push.redrive $(REDRIVE_ARGS)
 
 # Every benchmark of benchmarks/, each in its own process: make bench [BENCH_ARGS="--quick" | "--all"]
 BENCH_ARGS ?=
