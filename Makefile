@@ -29,6 +29,8 @@ $(STAMP): requirements-dev.txt shared/requirements.txt constraints.txt
 lint: install scan
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	@# Layering: handlers -> capability packages -> http -> core (pyproject.toml, importlinter).
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/cfn-lint template.yaml
 
 $(SCAN_STAMP): requirements-scan.txt

@@ -35,6 +35,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.environment import HANDLER_ENVIRONMENT
+
 ROOT = Path(__file__).resolve().parent.parent
 
 BASELINE = (
@@ -50,8 +52,8 @@ HANDLERS = {
     "push": "import functions.push.app\n",
     "fetch": "import functions.fetch.app\n",
     # The handler's import and its first invocation: what import leaves to first use (pydantic
-    # schemas, say) shows up here. The URL is refused before anything is sent, and without
-    # RUNS_TABLE no history is written: no network, no AWS.
+    # schemas, say) shows up here. The URL is refused before anything is sent, and the history
+    # write goes to a port where nothing listens, once (ENVIRONMENT): no network, no AWS.
     "request + first call": (
         "import functions.request.app\n"
         "from local.stack import LocalContext\n"
@@ -60,10 +62,17 @@ HANDLERS = {
     ),
 }
 # What Powertools reads when the layer is imported, as template.yaml's Globals set it.
+# The variables each handler checks when it loads, as template.yaml gives them; AWS at a port
+# nowhere listens, asked once.
 ENVIRONMENT = {
+    **HANDLER_ENVIRONMENT,
     "POWERTOOLS_SERVICE_NAME": "apicall",
     "POWERTOOLS_METRICS_NAMESPACE": "apicall-bench",
     "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+    "AWS_MAX_ATTEMPTS": "1",
     "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
 }
 # LAMBDA_TASK_ROOT is how Powertools and the X-Ray SDK know they run in Lambda.

@@ -31,6 +31,7 @@ from apicall.http import client as client_module
 from apicall.http.client import ConnectionClient, OutgoingRequest, SendPolicy, is_success
 from apicall.http.guard import Guard
 from local.stack import free_port
+from tests.support.clock import SkippingClock
 from tests.support.servers import (
     PROXY_PASSWORD,
     PROXY_USER,
@@ -62,6 +63,7 @@ def fetch(
     truncate: bool = False,
     guard: Guard | None = None,
     name: str | None = None,
+    clock: SkippingClock | None = None,
     **options: Any,
 ) -> Any:
     request_options = {
@@ -70,7 +72,8 @@ def fetch(
     policy = SendPolicy(
         timeout_s=timeout_s, retry=retry, max_bytes=max_bytes, truncate=truncate, **options
     )
-    client = ConnectionClient(connection, name=name, guard=guard)
+    timing = {"clock": clock, "sleep": clock.sleep} if clock else {}
+    client = ConnectionClient(connection, name=name, guard=guard, **timing)
     return client.send(OutgoingRequest(method, url, **request_options), policy)
 
 
@@ -96,10 +99,12 @@ def test_429_is_retried_after_retry_after_seconds(server: HTTPServer) -> None:
     responses = [Response("slow down", 429, {"Retry-After": "1"}), Response("ok", 200)]
     server.expect_request("/r").respond_with_handler(arrival_recorder(arrivals, responses))
 
-    response = fetch(server.url_for("/r"), retry=quick_retry())
+    clock = SkippingClock()
+
+    response = fetch(server.url_for("/r"), retry=quick_retry(), clock=clock)
 
     assert (response.status, response.attempts, response.content) == (200, 2, b"ok")
-    assert arrivals[1] - arrivals[0] >= 0.95
+    assert clock.sleeps == [1.0] and len(arrivals) == 2
 
 
 def test_503_is_retried_after_retry_after_http_date(server: HTTPServer) -> None:
@@ -108,11 +113,13 @@ def test_503_is_retried_after_retry_after_http_date(server: HTTPServer) -> None:
     responses = [Response("busy", 503, {"Retry-After": retry_at}), Response("ok", 200)]
     server.expect_request("/r").respond_with_handler(arrival_recorder(arrivals, responses))
 
-    response = fetch(server.url_for("/r"), retry=quick_retry(), timeout_s=6)
+    clock = SkippingClock()
+
+    response = fetch(server.url_for("/r"), retry=quick_retry(), timeout_s=6, clock=clock)
 
     assert (response.status, response.attempts) == (200, 2)
     # HTTP dates have whole seconds: "now + 2 s" is between 1 and 2 s away.
-    assert arrivals[1] - arrivals[0] >= 0.9
+    assert len(clock.sleeps) == 1 and 0.9 <= clock.sleeps[0] <= 2.0
 
 
 def test_retries_stop_at_attempts_and_return_the_last_response(server: HTTPServer) -> None:
@@ -141,25 +148,24 @@ def test_no_retry_policy_means_one_attempt(server: HTTPServer) -> None:
 
 def test_retry_after_beyond_the_deadline_returns_the_response_at_once(server: HTTPServer) -> None:
     server.expect_request("/r").respond_with_data("busy", status=503, headers={"Retry-After": "30"})
-    started = time.monotonic()
+    clock = SkippingClock()
 
-    response = fetch(server.url_for("/r"), retry=quick_retry(), timeout_s=10)
+    response = fetch(server.url_for("/r"), retry=quick_retry(), timeout_s=10, clock=clock)
 
     assert (response.status, response.attempts) == (503, 1)
-    assert time.monotonic() - started < 10 / 2  # not after sleeping until the deadline
+    assert clock.sleeps == []  # not after sleeping until the deadline
 
 
 def test_backoff_sleeps_count_against_the_deadline(server: HTTPServer) -> None:
     server.expect_request("/r").respond_with_data("busy", status=503)
     retry = RetryPolicy(attempts=10, backoff="fixed", base_s=1.0, on=[503])
-    started = time.monotonic()
+    clock = SkippingClock()
 
-    response = fetch(server.url_for("/r"), retry=retry, timeout_s=2.5)
+    response = fetch(server.url_for("/r"), retry=retry, timeout_s=2.5, clock=clock)
 
     assert response.status == 503
-    assert 2 <= response.attempts <= 3
-    # 10 attempts 1 s apart would take 9 s
-    assert time.monotonic() - started < 2.5 + DEADLINE_SLACK_S
+    # 10 attempts 1 s apart would take 9 s: a third wait would end past the 2.5 s deadline
+    assert (response.attempts, clock.sleeps) == (3, [1.0, 1.0])
 
 
 def test_connection_reset_is_retried(scripted_server: Callable[..., ScriptedServer]) -> None:

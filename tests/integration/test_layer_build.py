@@ -154,8 +154,9 @@ def test_layer_env_imports_everything_apicall_imports() -> None:
     script = (
         "import importlib, pkgutil, sys, apicall\n"
         "for name in sys.argv[1:]: importlib.import_module(name)\n"
-        "for m in pkgutil.iter_modules(apicall.__path__):\n"
-        "    importlib.import_module('apicall.' + m.name)\n"
+        "modules = [m.name for m in pkgutil.walk_packages(apicall.__path__, 'apicall.')]\n"
+        "for name in modules: importlib.import_module(name)\n"
+        "print(len(modules))\n"
     )
     imports = sorted(_third_party_imports())
     done = subprocess.run(
@@ -169,6 +170,8 @@ def test_layer_env_imports_everything_apicall_imports() -> None:
 
     assert "jsonpath" in imports and "httpx" in imports
     assert done.returncode == 0, done.stderr[-2000:]
+    modules = [p for p in (ROOT / "shared" / "apicall").rglob("*.py") if p.name != "__init__.py"]
+    assert int(done.stdout.split()[-1]) >= len(modules)  # every module, in every package
 
 
 # --- The layer as `sam build` builds it ---------------------------------------------------------

@@ -59,7 +59,7 @@ def _decode(content: bytes, charset: str | None, *, strict: bool) -> str | None:
         return None
 
 
-def _json_container(text: str) -> Any:
+def json_container(text: str) -> Any:
     """The parsed JSON if `text` is a JSON object or array, else None."""
     stripped = text.strip()
     if not stripped or stripped[0] not in "[{":
@@ -130,7 +130,7 @@ def _parse_auto(content: bytes, media: str, charset: str | None) -> tuple[Any, B
             return _loads(text), "json"
         except ValueError:
             return text, "text"  # mislabelled: show it as text rather than fail a whole request
-    parsed = _json_container(text)
+    parsed = json_container(text)
     if parsed is not None:
         return parsed, "json"
     return text, "text"

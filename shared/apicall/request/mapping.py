@@ -17,7 +17,7 @@ from typing import Any
 
 from apicall.core.errors import InvalidResponse
 from apicall.core.models import FieldSpec, FieldType, ResponseSpec
-from apicall.request.decoding import _json_container
+from apicall.request.decoding import json_container
 from apicall.request.jsonpath import extract, is_singular, member_names, walk_members
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
@@ -138,7 +138,7 @@ def parse_iso_datetime(text: str) -> datetime | None:
 def _to_object(value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         return value
-    parsed = _json_container(value) if isinstance(value, str) else None
+    parsed = json_container(value) if isinstance(value, str) else None
     if isinstance(parsed, dict):
         return parsed
     raise FieldMisfit(f"is {_kind(value)}, not an object")
@@ -147,7 +147,7 @@ def _to_object(value: Any) -> dict[str, Any]:
 def _to_array(value: Any) -> list[Any]:
     if isinstance(value, list):
         return value
-    parsed = _json_container(value) if isinstance(value, str) else None
+    parsed = json_container(value) if isinstance(value, str) else None
     if isinstance(parsed, list):
         return parsed
     raise FieldMisfit(f"is {_kind(value)}, not an array")
