@@ -60,8 +60,6 @@ _VALUE_OPTIONS = _names(
     3p-quote 3p-url 3p-user http-request telnet-options
 """
 )
-
-
 _SWITCHES = _names(
     """
     alpn anyauth append basic buffer ca-native cert-status clobber compressed compressed-ssh
@@ -85,8 +83,6 @@ _SWITCHES = _names(
     ftp-ascii http2.0 environment
 """
 )
-
-
 _SHORT = {
     "0": "http1.0", "1": "tlsv1", "2": "sslv2", "3": "sslv3", "4": "ipv4", "6": "ipv6",
     "a": "append", "A": "user-agent", "b": "cookie", "B": "use-ascii", "c": "cookie-jar",
@@ -101,8 +97,6 @@ _SHORT = {
     "w": "write-out", "x": "proxy", "X": "request", "Y": "speed-limit", "y": "speed-time",
     "z": "time-cond", "Z": "parallel", "#": "progress-bar", ":": "next",
 }  # fmt: skip
-
-
 # Options that change only what curl prints, saves or reads from its own config: the request
 # sent is the same without them.
 _OUTPUT_ONLY = _names(
@@ -115,8 +109,6 @@ _OUTPUT_ONLY = _names(
     trace-config trace-ids trace-time verbose version write-out xattr
 """
 )
-
-
 # Options about the connection's transport that apicall chooses itself (HTTP/1.1 over the
 # system's TCP; gzip and deflate are always asked for and decoded with a size cap).
 _TRANSPORT_ONLY = _names(
@@ -126,15 +118,9 @@ _TRANSPORT_ONLY = _names(
     happy-eyeballs-timeout-ms mptcp npn
 """
 )
-
-
 _AUTH_METHODS = frozenset(("basic", "digest", "ntlm", "ntlm-wb", "negotiate", "anyauth"))
-
-
 # Headers apicall's client sets itself; `-H "Name:"` (curl's "do not send") cannot remove them.
 _CLIENT_HEADERS = ("accept", "accept-encoding", "user-agent", "host", "connection")
-
-
 # Headers about the connection and the encoding of this one exchange, which browsers' exports
 # carry: apicall's client sets its own (it decodes gzip and deflate only, so a `br` it asked for
 # could not be read, and a Content-Length from another body would be wrong).
@@ -142,31 +128,15 @@ _TRANSPORT_HEADERS = frozenset(
     ("accept-encoding", "connection", "content-length", "keep-alive", "proxy-connection", "te",
      "trailer", "transfer-encoding", "upgrade")
 )  # fmt: skip
-
-
 # Private-use characters mark a placeholder (`\ue000name\ue001`) inside text while it is read.
 _MARK, _END = "\ue000", "\ue001"
-
-
 _MARKED = re.compile(f"{_MARK}([^{_END}]*){_END}")
-
-
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
 # What templating reads as a placeholder (`{a.b[0]}`) and what API docs write in URLs (`{id}`).
 _PLACEHOLDER_SHAPE = re.compile(r"\{[\w-]+(?:\.[\w-]+|\[\d+\])*\}")
-
-
 _URL_TEMPLATE = re.compile(r"\{\{([A-Za-z_][A-Za-z0-9_-]*)\}\}|\{([A-Za-z_][A-Za-z0-9_-]*)\}")
-
-
 _URL_GLOB = re.compile(r"\{[^{}]*,[^{}]*\}|\[(?:\d+-\d+|[a-z]-[a-z]|[A-Z]-[Z-Z])(?::\d+)?\]")
-
-
 _LOST_LINE_BREAK = re.compile(r"\\[ \t]+(?:\n|$|(?=-|['\"]|https?://))")
-
-
 # The types curl gives a -F file by its name's extension (libcurl's mime.c); others are sent as
 # application/octet-stream.
 _FILE_TYPES = {
@@ -174,11 +144,7 @@ _FILE_TYPES = {
     "svg": "image/svg+xml", "txt": "text/plain", "htm": "text/html", "html": "text/html",
     "pdf": "application/pdf", "xml": "application/xml",
 }  # fmt: skip
-
-
 _TO_FILL = re.compile(r"<[A-Za-z][^<>\s]{0,60}>")
-
-
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
@@ -223,6 +189,8 @@ def parse_curl(command: str) -> CurlImport:
         connection=connection or None,
     )
 
+
+# --- the shell ----------------------------------------------------------------------------------
 
 # A word as the lexer reads it: literal text, `$NAME` / `${NAME...}`, or `$(...)` / backticks.
 _Segment = tuple[str, str]
@@ -804,6 +772,9 @@ class _Expander:
         return self._variable(name, f"${{{inner}}}")
 
 
+# --- curl's arguments ---------------------------------------------------------------------------
+
+
 @dataclass
 class _Piece:
     """One -d/--data-*/--json argument: its text, or None when it comes from a file."""
@@ -1136,6 +1107,9 @@ def _add_url_query(parsed: _Parsed, spelled: str, value: str) -> None:
         parsed.url_query.append(text)
 
 
+# --- building the spec --------------------------------------------------------------------------
+
+
 def _build_spec(parsed: _Parsed) -> RequestSpec:
     _refuse_two_bodies(parsed)
     url, query, userinfo = _split_url(parsed)
@@ -1284,6 +1258,9 @@ def _keeps_content_type(body: dict[str, Any], content_type: str) -> bool:
     return body["type"] == "none"
 
 
+# URLs ------------------------------------------------------------------------------------------
+
+
 def _split_url(parsed: _Parsed) -> tuple[str, list[list[str]], str | None]:
     """(url without query or credentials, query pairs, `user:password` from the URL)."""
     if not parsed.urls:
@@ -1359,6 +1336,9 @@ def _query_pairs(raw: str, parsed: _Parsed) -> list[list[str]]:
             key = _unmarked(key)
         out.append([key, _template(value)])
     return out
+
+
+# Bodies ----------------------------------------------------------------------------------------
 
 
 def _data_body(parsed: _Parsed, text: str | None, content_type: str | None) -> dict[str, Any]:
@@ -1530,6 +1510,9 @@ def _multipart(parsed: _Parsed) -> dict[str, Any]:
     return {"type": "multipart", "fields": fields, "files": files}
 
 
+# --- the suggested connection -------------------------------------------------------------------
+
+
 def _suggested_connection(parsed: _Parsed) -> dict[str, Any]:
     """Connection settings (DESIGN.md's Connection contract) that the command implies."""
     connection: dict[str, Any] = {}
@@ -1593,6 +1576,9 @@ def _proxy_url(parsed: _Parsed) -> str | None:
         host = proxy.split("://", 1)[1].rpartition("@")[2]
         proxy = f"{scheme}://{quote(user, safe='')}:{quote(password, safe='')}@{host}"
     return proxy
+
+
+# --- text as templates --------------------------------------------------------------------------
 
 
 def _unmarked(text: str) -> str:

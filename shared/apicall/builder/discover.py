@@ -30,66 +30,35 @@ from apicall.core.errors import BlockedURL, ConfigError, UpstreamError
 from apicall.core.models import Connection
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head")
-
-
 # The largest public documents (Microsoft Graph v1.0, 20 MB) with room to grow.
 MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
-
-
 # Well inside Lambda's 6 MB response limit, and what a builder UI can hold and show.
 MAX_ANSWER_BYTES = 1_000_000
-
-
 # Room kept in the answer for everything but the entities (title, counts, warnings).
 _HEAD_BYTES = 48_000
-
-
 MAX_WARNINGS = 50
-
-
 # Nesting of schemas expanded in body schemas and walked for response fields.
 MAX_DEPTH = 8
-
-
 # Per entity: enough for the largest real answers (GitHub's pull request: ~400 fields), bounded
 # so one entity can never fill the answer on its own.
 MAX_FIELDS = 500
-
-
 MAX_SCHEMA_NODES = 3_000
-
-
 MAX_SCHEMA_VALUES = 4 * MAX_SCHEMA_NODES
-
-
 # A document's own nesting walked at most (a schema 600 objects deep is no API's, but it must not
 # exhaust Python's recursion limit of 1,000 frames).
 MAX_NESTING = 64
-
-
 _SUMMARY_CHARS = 200
-
-
 _SCALAR_TYPES = {"string", "number", "integer", "boolean"}
-
-
 # Property names under which APIs commonly wrap a page of rows.
 COLLECTION_PROPERTIES = ("data", "items", "results", "records", "entries")
-
-
 # Keywords whose values are data (examples, defaults), not schemas: a "$ref" in them is a string.
 _DATA_KEYS = frozenset({"example", "examples", "default", "enum", "const", "x-examples"})
-
-
 # Keywords whose values map names to schemas, so a child named "example" is a schema.
 _SCHEMA_MAPS = frozenset({"properties", "patternProperties", "definitions", "$defs", "schemas"})
-
-
 _PARAMETER_PLACES = {
     "2.0": ("path", "query", "header", "body", "formData"),
     "3": ("path", "query", "header", "cookie"),
 }
-
 
 Detail = Literal["auto", "compact", "full"]
 
@@ -337,6 +306,8 @@ def _version(document: Mapping[str, Any]) -> str:
         field="openapi.openapi",
     )
 
+
+# --- locations and references ---------------------------------------------------------------
 
 Location = tuple[str | int, ...]
 
@@ -807,6 +778,9 @@ def _swagger2_form_schema(param: Mapping[str, Any]) -> dict[str, Any]:
     if param.get("type") == "file":
         return {"type": "string", "format": "binary"}
     return {k: param[k] for k in ("type", "format", "description", "items", "enum") if k in param}
+
+
+# --- schemas to fields --------------------------------------------------------------------------
 
 
 class _Schemas:

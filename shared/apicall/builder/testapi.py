@@ -36,15 +36,10 @@ from apicall.request import schema, templating
 
 ConnectionLoader = Callable[[str], Connection]
 
-
 MAX_COMMAND_CHARS = 100_000
-
-
 # Deeper than any real API document, shallow enough for every recursive step after the parse
 # (pydantic, genson, templating, DynamoDB's own limit of 32 is handled where values are stored).
 MAX_JSON_DEPTH = 64
-
-
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
@@ -52,6 +47,9 @@ class UnsupportedMediaType(ConfigError):
     """The request body is declared as something other than JSON."""
 
     kind = "unsupported_media_type"
+
+
+# --- reading an API Gateway event ---------------------------------------------------------------
 
 
 def routable_event(event: Any) -> tuple[dict[str, Any], ApicallError | None]:
@@ -142,11 +140,7 @@ def server_url(event: Mapping[str, Any]) -> str:
 
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.~-]+$")
-
-
 _PREFIX = re.compile(r"^(/[A-Za-z0-9_.~-]+)*$")
-
-
 _HOST = re.compile(r"^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$")
 
 
@@ -279,6 +273,9 @@ def _text(value: str) -> str:
     return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in value)
 
 
+# --- request bodies -----------------------------------------------------------------------------
+
+
 class TestRequestBody(Contract):
     """`POST /test`."""
 
@@ -355,6 +352,9 @@ class CurlBody(Contract):
     )
 
 
+# --- answers (documented in the API's OpenAPI document) -----------------------------------------
+
+
 class ErrorDetail(Contract):
     kind: str = Field(
         description="invalid_request, not_found, unsupported_media_type, auth, blocked, ..."
@@ -428,6 +428,9 @@ class CallbackAnswer(Contract):
     connection: str
     stored: bool
     scope: str | None
+
+
+# --- routes -------------------------------------------------------------------------------------
 
 
 def request_key(spec: RequestSpec) -> str:
@@ -553,6 +556,9 @@ def error_answer(error: ApicallError) -> tuple[int, dict[str, Any]]:
     return error_status(error), error_body(
         kind, error.message, [error.field] if error.field else []
     )
+
+
+# --- helpers ------------------------------------------------------------------------------------
 
 
 def _remembered(store: RunsStore, key: str) -> dict[str, Any]:

@@ -152,8 +152,6 @@ def aws_error_code(exc: BaseException | None) -> str | None:
 # pydantic puts the member of a (non-discriminated) union it tried into an error's location, as a
 # type expression: `('query', 'list[tuple[str, str]]', 0)`. Users know fields, not types.
 _UNION_MEMBER = re.compile(r"^(str|int|float|bool|none|bytes|[a-z-]+\[.*\])$")
-
-
 # What kind of input each spelling of a union member accepts, to tell the member the input meant.
 _MEMBER_KINDS: tuple[tuple[str, tuple[type, ...]], ...] = (
     ("dict[", (dict,)),
@@ -165,11 +163,7 @@ _MEMBER_KINDS: tuple[tuple[str, tuple[type, ...]], ...] = (
     ("bool", (bool,)),
     ("none", (type(None),)),
 )
-
-
 _UNKNOWN: Any = object()
-
-
 # Every tagged union of the contracts (auth, body, pagination) is discriminated by `type`.
 _TAG = "type"
 
@@ -282,6 +276,8 @@ def named_problems(
             bucket.append(problem)
     return relevant or other
 
+
+# --- JSON input that validates but cannot be used ---------------------------------------------
 
 # Deeper than any real record or job; well below where recursive readers (json, boto3's DynamoDB
 # serializer, logging) hit Python's recursion limit.

@@ -15,11 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
-
-
 STATUS_CLASS = re.compile(r"^[1-5]xx$")
-
-
 # The routes of an Outcome that has no status: `errors` may give each a message.
 ERROR_ROUTES = ("timeout", "error", "max-connection")
 
@@ -27,6 +23,9 @@ ERROR_ROUTES = ("timeout", "error", "max-connection")
 class Contract(BaseModel):
     # Schemas are built on first use: a function pays only for the contracts it validates.
     model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
+
+
+# --- Connection ---------------------------------------------------------------------------------
 
 
 class NoAuth(Contract):
@@ -135,6 +134,8 @@ def no_connection() -> Connection:
     return Connection()
 
 
+# --- RequestSpec --------------------------------------------------------------------------------
+
 Scalar = str | int | float | bool
 
 
@@ -199,7 +200,6 @@ Body = Annotated[
     NoBody | JsonBody | FormBody | MultipartBody | RawBody | BinaryBody | RecordBody,
     Field(discriminator="type"),
 ]
-
 
 FieldType = Literal["string", "number", "integer", "boolean", "datetime", "object", "array"]
 
@@ -342,6 +342,8 @@ class RequestSpec(HttpCall):
         return list(self.query.items()) if isinstance(self.query, dict) else list(self.query)
 
 
+# --- Outcome ------------------------------------------------------------------------------------
+
 ErrorKind = Literal[
     "timeout",
     "connection",
@@ -389,6 +391,9 @@ class InvokeEvent(Contract):
     correlation_id: str | None = Field(None, max_length=256)
 
 
+# --- Push ---------------------------------------------------------------------------------------
+
+
 class PushTarget(HttpCall):
     url: str = Field(min_length=1, description="absolute, or a path under the connection")
     method: Literal["POST", "PUT", "PATCH"] = "POST"
@@ -404,6 +409,8 @@ class PushMessage(Contract):
     target: PushTarget
     record: dict[str, Any]
 
+
+# --- FetchJob -----------------------------------------------------------------------------------
 
 ParamLocation = Literal["query", "body"]
 

@@ -63,15 +63,10 @@ def _unchanged(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 logger = Logger()
-
-
 tracer: Tracer | Untraced = (
     Tracer(patch_modules=TRACED_LIBRARIES) if tracing_enabled() else Untraced()
 )
-
-
 metrics = Metrics()
-
 
 # These libraries log full URLs (query API keys), headers and AWS response bodies (secret values)
 # at INFO and DEBUG, and Powertools' event handler the test API's validated bodies (URLs with
@@ -86,6 +81,5 @@ for _name in (
     "aws_lambda_powertools.event_handler",
 ):
     logging.getLogger(_name).setLevel(logging.WARNING)
-
 
 __all__ = ["MetricUnit", "logger", "metrics", "tracer"]

@@ -67,7 +67,6 @@ REDACTED = "***"
 # inside a response body would destroy the body and hide nothing worth hiding.
 MIN_SUBSTRING_SECRET = 4
 
-
 SENSITIVE_HEADERS = frozenset(
     {
         "authorization",
@@ -82,12 +81,9 @@ SENSITIVE_HEADERS = frozenset(
 
 T = TypeVar("T")
 
-
 # Characters that every encoder a secret passes through leaves as they are (RFC 3986 unreserved,
 # less "~", which Java's URLEncoder encodes).
 _PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._")
-
-
 _JSON_SHORT = {
     '"': '\\"',
     "\\": "\\\\",

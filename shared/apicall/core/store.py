@@ -188,11 +188,7 @@ def default_runs_store() -> RunsStore:
 
 
 MAX_ITEM_BYTES = 400 * 1024
-
-
 BATCH_SIZE = 25
-
-
 _RETRYABLE_CODES = frozenset(
     (
         "ProvisionedThroughputExceededException",

@@ -26,11 +26,7 @@ from apicall.http import client
 from apicall.request import decoding, jsonpath, mapping
 
 RESERVED_ATTRIBUTES = ("pk", "sk", "_fetched_at", "_run_id")
-
-
 MAX_KEY_BYTES = 1024  # DynamoDB's limit for a sort key
-
-
 MAX_REPORTED_SKIPS = 100  # the summary lists this many skipped records; the count is exact
 
 

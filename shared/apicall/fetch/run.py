@@ -65,17 +65,10 @@ from apicall.request.execute import check_spec
 
 # A page whose body is under this size cannot hold a record near DynamoDB's 400 KB item limit.
 SMALL_PAGE_BYTES = 300 * 1024
-
-
 DEFAULT_RESERVE_MS = 10_000
-
-
 NO_CONTEXT_LEASE_S = 900
 
-
 ConnectionLoader = Callable[[str], Connection]
-
-
 Continuation = Callable[[dict[str, Any]], None]
 
 
@@ -380,6 +373,9 @@ def _emit_metrics(run: FetchRun, elapsed_s: float) -> None:
         metrics.add_metric(name="FetchRunDuration", unit=MetricUnit.Seconds, value=run_s)
 
 
+# --- events ---
+
+
 def parse_job(data: Any, *, field: str = "") -> FetchJob:
     """A FetchJob from an event, or a ConfigError naming the bad field.
 
@@ -429,8 +425,6 @@ def fetch_scheduled(event: Any, context: Any = None, **options: Any) -> dict[str
 
 # Run ids are uuid4 hex; anything else did not come from a hand-off.
 _RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-
-
 # RunsTable partition of continuation messages that were malformed, one item per message.
 REJECTED_CONTINUATIONS = "fetch-rejected"
 

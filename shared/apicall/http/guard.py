@@ -11,7 +11,7 @@ between 3.11 and 3.12 (192.0.0.0/24, 2001::/23, ...), so the same address could 
 developer's machine and be refused on the Lambda runtime, or the reverse.
 
 The client judges a name when it opens a socket, by the very addresses it connects to (see
-`network.py`), so a name that resolves to a public address once and to a private one a moment
+`transport.py`), so a name that resolves to a public address once and to a private one a moment
 later (DNS rebinding) is still refused. Its pre-request check then judges only what the URL spells
 (`check_url(resolve=False)`): one lookup per new connection, none per request on a kept-alive one.
 Behind a proxy the socket goes to the proxy, so there the pre-request check resolves the target.
@@ -36,10 +36,7 @@ from apicall.core.models import Connection
 from apicall.core.redaction import safe_url
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
 Resolver = Callable[[str, int], Iterable[str]]
-
 
 ALLOW_HINT = "set allow_private_network on the connection to allow it"
 
@@ -161,14 +158,8 @@ METADATA_ENDPOINTS: tuple[MetadataEndpoint, ...] = (
         "rancher.com/docs/rancher/v1.6/en/rancher-services/metadata-service/",
     ),
 )
-
-
 METADATA_ADDRESSES = frozenset(a for endpoint in METADATA_ENDPOINTS for a in endpoint.addresses)
-
-
 METADATA_NAMES = frozenset(name for endpoint in METADATA_ENDPOINTS for name in endpoint.names)
-
-
 LOCALHOST_NAMES = ("localhost", "localhost.localdomain")
 
 
@@ -214,8 +205,6 @@ SPECIAL_NETWORKS: tuple[tuple[str, str, str], ...] = (
     ("fec0::/10", "private", "site-local, deprecated (RFC 3879)"),
     ("ff00::/8", "multicast", "RFC 4291"),
 )
-
-
 # IPv6 networks whose addresses stand for the IPv4 address they carry; they are judged by it:
 # IPv4-mapped and IPv4-compatible (RFC 4291), the NAT64 well-known prefix (RFC 6052), 6to4 (RFC
 # 3056). Teredo and IPv4-translated addresses also carry one, which can only add a reason.
@@ -223,8 +212,6 @@ IPV4_CARRIERS = tuple(
     ipaddress.IPv6Network(network)
     for network in ("::ffff:0:0/96", "::/96", "64:ff9b::/96", "2002::/16")
 )
-
-
 # A DNS name as it goes to the resolver: IDNA-encoded by httpx, labels of 1 to 63 letters,
 # digits, hyphens or underscores, 253 characters at most. The socket module's IDNA codec raises
 # on anything else, and a percent sign or a space can never resolve.
@@ -243,11 +230,7 @@ def _by_specificity(
 
 
 _SPECIAL = {4: _by_specificity(4), 6: _by_specificity(6)}
-
-
 _METADATA = frozenset((ip.version, int(ip)) for ip in METADATA_ADDRESSES)
-
-
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 

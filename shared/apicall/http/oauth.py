@@ -34,15 +34,11 @@ if TYPE_CHECKING:
 
 # A token this close to its expiry counts as expired: it could lapse while the request is in flight.
 EXPIRY_MARGIN_S = 60
-
-
 # When the token endpoint omits expires_in; a shorter real lifetime is caught by the 401 retry.
 DEFAULT_TOKEN_LIFETIME_S = 3600
 
 
 OAuth2Config = OAuth2ClientCredentials | OAuth2AuthorizationCode
-
-
 TokenKey = tuple[str, str]  # (connection name, client_id)
 
 
@@ -174,7 +170,7 @@ class TokenSource:
         from apicall.http import transport
         from apicall.http.guard import Guard
 
-        # The token client's sockets judge a name's addresses when they open (see network.py);
+        # The token client's sockets judge a name's addresses when they open (see transport.py);
         # behind a proxy only this check sees the token endpoint's host.
         guard = Guard(allow_private=self.connection.allow_private_network)
         guard.check_url(self.auth.token_url, resolve=self.connection.proxy is not None)

@@ -30,15 +30,9 @@ from apicall.core.models import RateLimit
 from apicall.core.runtime import RUNTIME, Keyed
 
 BUCKETS_PER_WINDOW = 50
-
-
 MAX_JITTER_S = 0.05
-
-
 # An API may answer any Retry-After; one hour is the longest pause it can impose on everyone.
 MAX_PAUSE_S = 3600.0
-
-
 IDLE_TTL_S = 86400
 
 

@@ -41,8 +41,6 @@ class Call:
 current_call: contextvars.ContextVar[Call | None] = contextvars.ContextVar(
     "apicallcurrent_call", default=None
 )
-
-
 # Set by `_Exchange._open` while a hop's rate-limit permit is still to be taken. The stream takes
 # it just before writing the request, so a grant is stamped when the request leaves, not before a
 # connect and TLS handshake of unknown length: the API sees the spacing the limiter kept.

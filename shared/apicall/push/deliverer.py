@@ -70,30 +70,15 @@ from apicall.push.message import (
 
 # Message attributes this module reads or writes.
 REJECTED_REASON = "apicall-rejected-reason"
-
-
 REJECTED_FIELD = "apicall-rejected-field"
-
-
 SOURCE_MESSAGE_ID = "apicall-source-message-id"
-
-
 ATTEMPTS_BEFORE = "apicall-attempts-before"
 
-
 MAX_VISIBILITY_S = 43200  # SQS's limit
-
-
 MAX_RESPONSE_BYTES = 64 * 1024
-
-
 EXCERPT_CHARS = 500
-
-
 # Kept back from the invocation's remaining time for recording the attempt and the SQS calls.
 BOOKKEEPING_MARGIN_S = 2.0
-
-
 IDEMPOTENCY_KEY_PREFIX = "apicall-push"
 
 
@@ -124,6 +109,9 @@ def retry_delay_s(
     if retry_after_s is not None:
         delay = max(delay, retry_after_s)
     return min(math.ceil(delay), MAX_VISIBILITY_S)
+
+
+# --- attempts ------------------------------------------------------------------------------------
 
 
 @dataclasses.dataclass
@@ -160,9 +148,9 @@ def attempt_history(message_id: str, store: RunsStore | None = None) -> list[dic
     return store.query(f"push#{message_id}", sk_prefix="attempt#")
 
 
+# --- the deliverer -------------------------------------------------------------------------------
+
 ConnectionLoader = Callable[[str], Connection]
-
-
 SecretReader = Callable[[str], str]
 
 
@@ -545,6 +533,9 @@ def _log(attempt: Attempt) -> dict[str, Any]:
     }
 
 
+# --- the event ----------------------------------------------------------------------------------
+
+
 def sqs_event_problem(event: Any) -> InvalidMessage | None:
     """Why `event` is not an SQS batch as Lambda sends one (a test invoke, a wrong trigger)."""
     if not isinstance(event, dict):
@@ -599,6 +590,9 @@ def refused_event(event: Any, error: InvalidMessage) -> dict[str, Any]:
 def _json_kind(value: Any) -> str:
     names = {list: "array", str: "string", bool: "boolean", type(None): "null"}
     return names.get(type(value), "number" if isinstance(value, int | float) else "value")
+
+
+# --- the batch record handler ---------------------------------------------------------------------
 
 
 class AttemptFailed(Exception):

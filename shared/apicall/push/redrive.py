@@ -25,8 +25,6 @@ from apicall.push.deliverer import ATTEMPTS_BEFORE, REJECTED_REASON, SOURCE_MESS
 
 # Long enough to scan the whole queue before the first held message becomes visible again.
 SCAN_VISIBILITY_S = 120
-
-
 _DROPPED = (REJECTED_REASON, "apicall-rejected-field", SOURCE_MESSAGE_ID, ATTEMPTS_BEFORE)
 
 

@@ -19,11 +19,7 @@ _BINARY_TYPES = re.compile(
     r"^(image|audio|video|font)/|^application/(octet-stream|pdf|zip|gzip|x-tar|x-protobuf"
     r"|vnd\.ms-excel|vnd\.openxmlformats)"
 )
-
-
 _JSON_TYPE = re.compile(r"^application/(json|[\w.+-]+\+json)$")
-
-
 _TEXT_TYPE = re.compile(
     r"^text/|^application/(xml|[\w.+-]+\+xml|javascript|x-www-form-urlencoded)$"
 )

@@ -38,15 +38,11 @@ from apicall.request import decoding, jsonpath, mapping, templating
 
 ConnectionLoader = Callable[[str], Connection]
 
-
 TimeLeft = Callable[[], int]
-
 
 # Kept back from the invocation's remaining time to write the history and answer: a request cut
 # short by the Lambda's own timeout would end as an invocation error, not on the timeout route.
 ANSWER_MARGIN_S = 1.0
-
-
 # Less time than this left for the request is not worth opening a connection for.
 MIN_SEND_S = 0.5
 

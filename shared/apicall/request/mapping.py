@@ -21,21 +21,13 @@ from apicall.request.decoding import json_container
 from apicall.request.jsonpath import extract, is_singular, member_names, walk_members
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-
-
 _ISO_DATE = re.compile(
     r"^\d{4}-\d{2}-\d{2}"
     r"([Tt ]\d{2}:\d{2}(:\d{2}([.,]\d+)?)?([Zz]|[+-]\d{2}(:?\d{2})?)?)?$"
 )
-
-
 # Epoch values at or above this are milliseconds: as seconds they would be past the year 5000.
 _EPOCH_MS_FROM = 100_000_000_000
-
-
 _TRUE = frozenset({"true", "1", "yes", "y", "on"})
-
-
 _FALSE = frozenset({"false", "0", "no", "n", "off"})
 
 
@@ -177,6 +169,9 @@ _COERCERS: dict[str, Any] = {
     "object": _to_object,
     "array": _to_array,
 }
+
+
+# --- Mapping ------------------------------------------------------------------------------------
 
 
 @dataclass

@@ -43,28 +43,17 @@ from apicall.core.models import (
 from apicall.http.client import OutgoingRequest
 
 _BRACE = re.compile(r"[{}]")
-
-
 _PLACEHOLDER = re.compile(r"\{([\w-]+(?:\.[\w-]+|\[\d+\])*)\}")
-
-
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-
-
 _STEP = re.compile(r"\.?([\w-]+)|\[(\d+)\]")
-
-
 _HAS_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-
-
 _HTTP_SCHEME = re.compile(r"^https?://", re.IGNORECASE)
-
-
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-
-
 # RFC 9110 field values: visible ASCII, space and tab. httpx encodes str headers as ASCII anyway.
 _HEADER_VALUE = re.compile(r"^[\t\x20-\x7e]*$")
+
+
+# --- Placeholders -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -314,6 +303,9 @@ def _scalar_text(
     return to_text(value)
 
 
+# --- Which placeholders a spec uses -------------------------------------------------------------
+
+
 def placeholders(spec: RequestSpec) -> list[str]:
     """Every placeholder name a spec uses, in order of appearance, each once.
 
@@ -369,6 +361,9 @@ def _body_templates(spec: RequestSpec) -> list[tuple[str, str]]:
     if isinstance(body, RawBody):
         return [("request.body.content", body.content)]
     return []
+
+
+# --- The URL ------------------------------------------------------------------------------------
 
 
 def encode_segment(text: str) -> str:
@@ -489,6 +484,9 @@ def _split_checked_url(url: str) -> tuple[str, list[tuple[str, str]]]:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", parts.fragment)), pairs
 
 
+# --- Query and headers --------------------------------------------------------------------------
+
+
 def _query_pairs(
     spec: RequestSpec,
     url_pairs: list[tuple[str, str]],
@@ -567,6 +565,9 @@ def _check_header(name: str, value: str, *, field: str) -> None:
             f"{field}: header values must be printable ASCII; percent-encode other text",
             field=field,
         )
+
+
+# --- Bodies -------------------------------------------------------------------------------------
 
 
 def _pairs(fields: dict[str, Scalar] | list[tuple[str, Scalar]]) -> list[tuple[str, Scalar]]:
@@ -688,6 +689,9 @@ def _set_multipart(
     out.data, out.files = data, files
     # The boundary must come from the encoder; a configured multipart Content-Type lacks it.
     remove_header(out.headers, "content-type")
+
+
+# --- The whole request --------------------------------------------------------------------------
 
 
 def render_request(
