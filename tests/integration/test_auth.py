@@ -599,6 +599,28 @@ def test_invalid_grant_retries_once_with_a_refresh_token_another_container_store
     assert [form["refresh_token"] for form in forms] == [[REFRESH_TOKEN], ["rt-newer"]]
 
 
+@pytest.mark.parametrize("stored", ["same", "newer"])
+def test_a_refused_refresh_token_is_an_auth_error_naming_the_refusal(
+    httpserver: HTTPServer, api: Api, store: RunsStore, put_connection: Any, stored: str
+) -> None:
+    # Refused with the cached token and no newer one stored, or refused again with the newer one.
+    put_connection("crm", authorization_code(httpserver))
+    stale = load_connection("crm")
+    if stored == "newer":
+        put_connection("crm", authorization_code(httpserver, refresh_token="rt-newer"))
+    httpserver.expect_request("/oauth/token").respond_with_data(
+        '{"error": "invalid_grant"}', status=400, content_type="application/json"
+    )
+
+    with pytest.raises(AuthError) as refused:
+        get(httpserver, auth_for("crm", stale, store=store))
+
+    assert refused.value.message == (
+        "token endpoint of connection 'crm' refused: HTTP 400, error invalid_grant"
+    )
+    assert api.seen == []
+
+
 def test_authorization_code_without_a_refresh_token_asks_for_consent(
     httpserver: HTTPServer, token_endpoint: TokenEndpoint, api: Api, store: RunsStore
 ) -> None:

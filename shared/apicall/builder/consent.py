@@ -13,8 +13,6 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 from apicall.core.connections import load_connection, update_connection
 from apicall.core.errors import AuthError, ConfigError
 from apicall.core.models import Connection, OAuth2AuthorizationCode
@@ -22,7 +20,7 @@ from apicall.core.observability import logger
 from apicall.core.settings import get_settings
 from apicall.core.store import RunsStore, default_runs_store
 from apicall.http.guard import check_url
-from apicall.http.oauth import oauth_client
+from apicall.http.oauth import call_token_endpoint, safe_error_code, token_client
 
 STATE_TTL_S = 600
 
@@ -55,7 +53,7 @@ def start(
 
     state = secrets.token_urlsafe(32)
     verifier = generate_token(64)
-    with _oauth_client(auth, redirect) as oauth:
+    with _code_client(Connection(), auth, redirect) as oauth:
         url, _ = oauth.create_authorization_url(
             auth.authorize_url, state=state, code_verifier=verifier
         )
@@ -89,7 +87,8 @@ def finish(
         )
     name = str(pending["connection"])
     if error:
-        raise AuthError(f"the provider refused consent for connection '{name}': {_safe(error)}")
+        refused = safe_error_code(error) or "error"
+        raise AuthError(f"the provider refused consent for connection '{name}': {refused}")
     if not code:
         raise ConfigError("the callback carries no code", field="code")
     connection = connections(name)
@@ -116,11 +115,9 @@ def _code_auth(name: str, connection: Connection) -> OAuth2AuthorizationCode:
     return connection.auth
 
 
-def _oauth_client(
-    auth: OAuth2AuthorizationCode, redirect_uri: str, connection: Connection | None = None
-) -> Any:
-    return oauth_client(
-        connection or Connection(),
+def _code_client(connection: Connection, auth: OAuth2AuthorizationCode, redirect_uri: str) -> Any:
+    return token_client(
+        connection,
         auth,
         scope=auth.scope,
         redirect_uri=redirect_uri,
@@ -135,32 +132,16 @@ def _exchange(
     code: str,
     pending: dict[str, Any],
 ) -> dict[str, Any]:
-    from authlib.integrations.base_client import OAuthError
-
-    refused = f"the token endpoint of connection '{name}' refused the code"
-    try:
-        with _oauth_client(auth, str(pending["redirect_uri"]), connection) as oauth:
-            token = oauth.fetch_token(
+    with _code_client(connection, auth, str(pending["redirect_uri"])) as oauth:
+        token = call_token_endpoint(
+            name,
+            lambda: oauth.fetch_token(
                 auth.token_url,
                 grant_type="authorization_code",
                 code=code,
                 code_verifier=str(pending["code_verifier"]),
-            )
-    except OAuthError as exc:
-        raise AuthError(f"{refused}: {_safe(exc.error)}") from None
-    except httpx.HTTPError as exc:
-        raise AuthError(
-            f"the token endpoint of connection '{name}' could not be reached ({type(exc).__name__})"
-        ) from None
-    except ValueError:
-        raise AuthError(f"the token endpoint of connection '{name}' did not answer JSON") from None
-    if not isinstance(token, dict) or "access_token" not in token:
-        raise AuthError(refused)
-    return dict(token)
-
-
-def _safe(code: Any) -> str:
-    """An OAuth error code fit for a message: RFC 6749 codes are short ASCII words."""
-    if isinstance(code, str) and re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", code):
-        return code
-    return "error"
+            ),
+        )
+    if "access_token" not in token:
+        raise AuthError(f"token endpoint of connection '{name}' answered without an access_token")
+    return token

@@ -168,11 +168,11 @@ class TokenSource:
 
     def _from_endpoint(self) -> AccessToken:
         from apicall.http import transport
-        from apicall.http.guard import Guard
+        from apicall.http.guard import guard_for
 
         # The token client's sockets judge a name's addresses when they open (see transport.py);
         # behind a proxy only this check sees the token endpoint's host.
-        guard = Guard(allow_private=self.connection.allow_private_network)
+        guard = guard_for(self.connection)
         guard.check_url(self.auth.token_url, resolve=self.connection.proxy is not None)
         # A rate-limit permit waiting for the API request's first write is not the token call's.
         pending_permit = transport.permit_due.set(None)
@@ -208,12 +208,12 @@ class TokenSource:
             # connection: retry once with the stored one, if it differs.
             newer = self._stored_refresh_token() if refused.error == "invalid_grant" else None
             if not newer or newer == self._refresh_token:
-                raise self._auth_error(refused) from None
+                raise _auth_error(self.name, refused) from None
             self._refresh_token = newer
             try:
                 data = self._refresh_with(auth, newer)
             except _EndpointRefused as again:
-                raise self._auth_error(again) from None
+                raise _auth_error(self.name, again) from None
         rotated = data.get("refresh_token")
         if isinstance(rotated, str) and rotated and rotated != self._refresh_token:
             self._refresh_token = rotated
@@ -256,40 +256,12 @@ class TokenSource:
             )
 
     def _token_client(self) -> Any:
-        oauth = oauth_client(self.connection, self.auth)
-        for hook in ("access_token_response", "refresh_token_response"):
-            oauth.register_compliance_hook(hook, _refuse_unless_success)
-        return oauth
+        return token_client(self.connection, self.auth)
 
     def _call(
         self, fetch: Callable[[], Mapping[str, Any]], *, raise_refused: bool = False
     ) -> dict[str, Any]:
-        """Run an Authlib token call, translating its failures into AuthError."""
-        from authlib.integrations.base_client import OAuthError
-
-        try:
-            data = fetch()
-        except _EndpointRefused as refused:
-            if raise_refused:
-                raise
-            raise self._auth_error(refused) from None
-        except OAuthError as exc:
-            raise self._auth_error(_EndpointRefused(200, _safe_code(exc.error))) from None
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            # InvalidURL is no HTTPError: httpx raises it for a redirect Location it cannot read.
-            raise AuthError(
-                f"token endpoint of connection '{self.name}' could not be reached "
-                f"({type(exc).__name__})"
-            ) from None
-        except ValueError:
-            raise AuthError(
-                f"token endpoint of connection '{self.name}' did not answer JSON"
-            ) from None
-        return dict(data)
-
-    def _auth_error(self, refused: _EndpointRefused) -> AuthError:
-        detail = f"HTTP {refused.status}" + (f", error {refused.error}" if refused.error else "")
-        return AuthError(f"token endpoint of connection '{self.name}' refused: {detail}")
+        return call_token_endpoint(self.name, fetch, raise_refused=raise_refused)
 
     def _accept(self, data: Mapping[str, Any]) -> AccessToken:
         access_token = data.get("access_token")
@@ -303,6 +275,47 @@ class TokenSource:
             token_type=token_type if isinstance(token_type, str) and token_type else "Bearer",
             expires_at=time.time() + _lifetime(data.get("expires_in")),
         )
+
+
+def token_client(
+    connection: Connection, auth: OAuth2ClientCredentials | OAuth2AuthorizationCode, **options: Any
+) -> Any:
+    """`oauth_client` that raises `_EndpointRefused` for a non-2xx token answer (Authlib would
+    read the body as a token), for `call_token_endpoint` to translate."""
+    oauth = oauth_client(connection, auth, **options)
+    for hook in ("access_token_response", "refresh_token_response"):
+        oauth.register_compliance_hook(hook, _refuse_unless_success)
+    return oauth
+
+
+def call_token_endpoint(
+    name: str, fetch: Callable[[], Mapping[str, Any]], *, raise_refused: bool = False
+) -> dict[str, Any]:
+    """Run an Authlib token call of connection `name`, its failures as AuthError: the one
+    translation for token requests, refreshes and the consent flow's code exchange."""
+    from authlib.integrations.base_client import OAuthError
+
+    try:
+        data = fetch()
+    except _EndpointRefused as refused:
+        if raise_refused:
+            raise
+        raise _auth_error(name, refused) from None
+    except OAuthError as exc:
+        raise _auth_error(name, _EndpointRefused(200, safe_error_code(exc.error))) from None
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        # InvalidURL is no HTTPError: httpx raises it for a redirect Location it cannot read.
+        raise AuthError(
+            f"token endpoint of connection '{name}' could not be reached ({type(exc).__name__})"
+        ) from None
+    except ValueError:
+        raise AuthError(f"token endpoint of connection '{name}' did not answer JSON") from None
+    return dict(data)
+
+
+def _auth_error(name: str, refused: _EndpointRefused) -> AuthError:
+    detail = f"HTTP {refused.status}" + (f", error {refused.error}" if refused.error else "")
+    return AuthError(f"token endpoint of connection '{name}' refused: {detail}")
 
 
 class _EndpointRefused(Exception):
@@ -322,10 +335,10 @@ def _refuse_unless_success(response: httpx.Response) -> httpx.Response:
     except ValueError:
         body = None
     error = body.get("error") if isinstance(body, dict) else None
-    raise _EndpointRefused(response.status_code, _safe_code(error))
+    raise _EndpointRefused(response.status_code, safe_error_code(error))
 
 
-def _safe_code(error: Any) -> str | None:
+def safe_error_code(error: Any) -> str | None:
     """An OAuth error code fit for a message: RFC 6749 codes are short ASCII words."""
     if isinstance(error, str) and re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", error):
         return error
