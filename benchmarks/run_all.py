@@ -34,6 +34,10 @@ ROOT = HERE.parent
 LONG = {
     "local_push_load": "the whole local stack draining 10,000 pushes, several minutes",
 }
+# Not run from here: they need arguments only a person can give.
+NEEDS_ARGUMENTS = {
+    "before_after": "python -m benchmarks.before_after --before <an earlier checkout>",
+}
 # Arguments for --quick: the smallest run that still goes through every phase of the benchmark.
 # A benchmark missing here runs with no arguments.
 QUICK = {
@@ -154,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         for name in names:
             note = f"  (long: {LONG[name]}; runs with --all)" if name in LONG else ""
+            if name in NEEDS_ARGUMENTS:
+                note = f"  (run it yourself: {NEEDS_ARGUMENTS[name]})"
             print(f"{name}{note}")
         return 0
     if args.only:
@@ -165,7 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     chosen = []
     for name in names:
-        if name in LONG and not (args.all or args.only):
+        if name in NEEDS_ARGUMENTS:
+            say(f"skipping {name}: run it yourself, {NEEDS_ARGUMENTS[name]}")
+            results.append(Result(name, f"skipped: {NEEDS_ARGUMENTS[name]}"))
+        elif name in LONG and not (args.all or args.only):
             say(f"skipping {name} ({LONG[name]}); --all runs it")
             results.append(Result(name, "skipped: long, --all runs it"))
         else:

@@ -26,7 +26,7 @@ from apicall.core.models import (
     OAuth2AuthorizationCode,
     OAuth2ClientCredentials,
 )
-from apicall.core.runtime import RUNTIME
+from apicall.core.runtime import RUNTIME, Keyed
 
 # Userinfo as a browser reads it: WHATWG's URL parser takes any run of "/" or "\" after an
 # http(s) scheme as the start of the authority, which runs to the last "@" before a path, query
@@ -98,7 +98,7 @@ _JSON_SHORT = {
 
 # Access tokens handed out recently, per (token_url, client_id), so that secret_values can
 # redact them when an API echoes its Authorization header back.
-_issued: Any = RUNTIME.keyed()
+_issued: Keyed[tuple[str, str], list[str]] = RUNTIME.keyed()
 _ISSUED_PER_CLIENT = 4
 
 

@@ -76,10 +76,6 @@ class Keyed(Generic[K, T]):
         with self._lock:
             self._values[key] = value
 
-    def pop(self, key: K) -> None:
-        with self._lock:
-            self._values.pop(key, None)
-
     def clear(self) -> None:
         with self._lock:
             values, self._values = list(self._values.values()), {}
