@@ -1514,7 +1514,7 @@ def _multipart(parsed: _Parsed) -> dict[str, Any]:
 
 
 def _suggested_connection(parsed: _Parsed) -> dict[str, Any]:
-    """Connection settings (DESIGN.md's Connection contract) that the command implies."""
+    """Connection settings (the Connection contract, docs/contracts.md) that the command implies."""
     connection: dict[str, Any] = {}
     auth = _suggested_auth(parsed)
     if auth is not None:

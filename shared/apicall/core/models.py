@@ -1,4 +1,4 @@
-"""The JSON contracts of DESIGN.md as pydantic models.
+"""The JSON contracts (docs/contracts.md) as pydantic models.
 
 Every model forbids unknown fields, so a typo is a clear error naming the field rather than a
 silent default. Fields are only ever added here, never renamed: workflow engines, schedules and
