@@ -9,10 +9,16 @@ import sys
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from apicall.core.errors import ConfigError, InvalidResponse
 from apicall.core.models import FieldSpec, ResponseSpec
-from apicall.request.decoding import parse_body
+from apicall.request.decoding import (
+    MAX_RESPONSE_DEPTH,
+    depth_exceeds,
+    parse_body,
+)
 from apicall.request.jsonpath import extract
 from apicall.request.mapping import FieldMisfit, coerce, map_fields, map_response
 
@@ -422,3 +428,38 @@ def test_mapped_output_is_json_serialisable() -> None:
         {"a": [1, 2]}, response(fields=[{"name": "a", "type": "array", "path": "$.a"}])
     )
     json.dumps(mapped.data)
+
+
+# --- how deep a response nests, read from its text ----------------------------------------------
+
+_NESTED_JSON = st.recursive(
+    st.none() | st.integers() | st.text(alphabet='[]{}"\\ab\n,:'),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=20,
+)
+
+
+def nesting(value: Any) -> int:
+    """Levels of containers in `value`, the plain recursive way: [] is 1, [[1]] is 2."""
+    if isinstance(value, dict):
+        return 1 + max(map(nesting, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(nesting, value), default=0)
+    return 0
+
+
+@settings(max_examples=500, deadline=None)
+@given(_NESTED_JSON, st.integers(min_value=0, max_value=6))
+def test_depth_exceeds_answers_as_the_recursive_definition(value: Any, limit: int) -> None:
+    assert depth_exceeds(value, limit) == (nesting(value) > limit)
+
+
+def test_a_response_nesting_deeper_than_the_limit_is_refused_as_json() -> None:
+    deep = "[" * (MAX_RESPONSE_DEPTH + 1) + "]" * (MAX_RESPONSE_DEPTH + 1)
+    at_limit = "[" * MAX_RESPONSE_DEPTH + "]" * MAX_RESPONSE_DEPTH
+
+    with pytest.raises(InvalidResponse):
+        parse_body(deep.encode(), "application/json", "json")
+    assert parse_body(at_limit.encode(), "application/json", "json")[1] == "json"

@@ -6,6 +6,8 @@ import base64
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from apicall.core import redaction
 from apicall.core.models import Connection
@@ -354,3 +356,54 @@ def test_an_at_sign_after_the_host_is_not_userinfo(url: str) -> None:
 @pytest.mark.parametrize("url", ["orders:search@v2", "mailto:ada@example.com", "/a:b@c"])
 def test_only_an_http_url_has_userinfo(url: str) -> None:
     assert secret_values(Connection(), url=url) == set()
+
+
+# --- the one-pass check for values that hold no secret ------------------------------------------
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+
+
+@st.composite
+def documents_and_secrets(draw: st.DrawFn) -> tuple[Any, set[str]]:
+    """JSON documents whose strings sometimes carry a secret, in any form it travels in."""
+    secrets = draw(st.sets(st.text(min_size=1, max_size=10), min_size=1, max_size=3))
+
+    def carrying(text: str) -> st.SearchStrategy[str]:
+        return (
+            st.sampled_from(sorted(secrets))
+            .flatmap(lambda secret: st.sampled_from(sorted(forms(secret).values())))
+            .map(lambda form: text + form)
+        )
+
+    strings = _TEXT | _TEXT.flatmap(carrying)
+    scalars = strings | st.integers() | st.floats(allow_nan=False) | st.booleans() | st.none()
+    document = st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+        max_leaves=12,
+    )
+    return draw(
+        st.dictionaries(_TEXT, document, max_size=4) | st.lists(document, max_size=4)
+    ), secrets
+
+
+@settings(max_examples=300, deadline=None)
+@given(documents_and_secrets())
+def test_values_judged_clean_in_one_pass_are_what_the_walk_gives(
+    case: tuple[Any, set[str]],
+) -> None:
+    # The one-pass check may only ever skip a walk that would have changed nothing.
+    value, secrets = case
+    walked = redaction._redact(value, redaction._matcher(frozenset(secrets)))
+
+    assert redact(value, secrets) == walked
+
+
+def test_a_page_with_a_secret_in_any_string_is_walked_and_scrubbed() -> None:
+    records = [{"id": n, "note": "plain"} for n in range(100)]
+    records[57]["note"] = "leaked s3cr%2Ft-value here"
+
+    redacted = redact(records, {"s3cr/t-value"})
+
+    assert redacted[57]["note"] == f"leaked {REDACTED} here"
+    assert redacted[:57] == records[:57]

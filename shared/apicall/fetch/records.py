@@ -148,13 +148,13 @@ class RecordMapper:
         skipped: list[tuple[str, str]] = []
         newest = None
         for index, record in enumerate(records):
-            where = f"page {page_number} record {index}"
             if not isinstance(record, dict):
-                skipped.append((where, f"is {type(record).__name__}, not an object"))
+                not_object = f"is {type(record).__name__}, not an object"
+                skipped.append((f"page {page_number} record {index}", not_object))
                 continue
             key, problem = self._key(record)
             if problem:
-                skipped.append((where, problem))
+                skipped.append((f"page {page_number} record {index}", problem))
                 continue
             values = self.fields.map(record).values if self.fields else record
             items[key] = {**values, "pk": job.job, "sk": key}
