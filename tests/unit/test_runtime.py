@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
+from apicall.core import settings
 from apicall.core.models import Connection
 from apicall.core.runtime import RUNTIME, Runtime
 from apicall.http.client import client_for
+from tests.support.environment import HANDLER_ENVIRONMENT
 
 
 def test_a_slot_builds_once_and_reset_closes_it_and_builds_anew() -> None:
@@ -71,3 +75,16 @@ def test_a_changed_connection_gets_a_client_of_its_own() -> None:
     rotated = client_for(connection.model_copy(update={"timeout_s": 3.0}), "crm")
 
     assert rotated is not first and rotated.connection.timeout_s == 3.0
+
+
+def test_the_settings_a_handler_loads_are_the_containers_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in HANDLER_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+
+    loaded = settings.load(settings.PushSettings)
+
+    assert settings.get_settings() is loaded  # read once per container, not twice
+    RUNTIME.reset()
+    assert settings.get_settings() is not loaded

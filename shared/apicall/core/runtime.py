@@ -39,6 +39,12 @@ class Slot(Generic[T]):
                     value = self._value = self._build()
         return value  # type: ignore[return-value]
 
+    def offer(self, value: T) -> None:
+        """Keep `value` unless one is already kept (it was built first)."""
+        with self._lock:
+            if self._value is _EMPTY:
+                self._value = value
+
     def clear(self) -> None:
         with self._lock:
             value, self._value = self._value, _EMPTY

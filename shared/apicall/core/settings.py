@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from apicall.core.errors import config_error_from
-from apicall.core.runtime import RUNTIME
+from apicall.core.runtime import RUNTIME, Slot
 
 
 class Settings(BaseModel):
@@ -95,14 +95,21 @@ S = TypeVar("S", bound=Settings)
 
 def load(kind: type[S]) -> S:
     """`kind` read from the environment; a ConfigError naming each missing or invalid variable
-    ("invalid environment: RUNS_TABLE: Field required"). Handler modules call it when they load."""
+    ("invalid environment: RUNS_TABLE: Field required"). Handler modules call it when they load;
+    what it reads is then the container's settings (`get_settings`), not read a second time."""
+    settings = _read(kind)
+    _settings.offer(settings)
+    return settings
+
+
+def _read(kind: type[S]) -> S:
     try:
         return kind.model_validate(dict(os.environ))
     except ValidationError as exc:
         raise config_error_from(exc, what="environment") from exc
 
 
-_settings = RUNTIME.slot(lambda: load(Settings))
+_settings: Slot[Settings] = RUNTIME.slot(lambda: _read(Settings))
 
 
 def get_settings() -> Settings:
