@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,11 +15,10 @@ from werkzeug import Request, Response
 from apicall.core.models import Connection
 from apicall.core.store import RecordsWriter, RunsStore
 from apicall.fetch.run import parse_job, run_fetch
-from tests.support.environment import HANDLER_ENVIRONMENT
+from tests.support.environment import HANDLER_ENVIRONMENT, in_fresh_interpreter
 
 pytestmark = pytest.mark.usefixtures("tables")
 
-ROOT = Path(__file__).resolve().parents[2]
 
 UNUSUAL_S = 0.0042  # neither CPython's 5 ms nor the fetch function's default
 
@@ -77,11 +74,8 @@ def test_the_fetch_function_sets_the_switch_interval_of_its_setting_when_it_load
     # A new container: the handler module loaded in a fresh interpreter, as Lambda loads it.
     script = "import sys, functions.fetch.app; print(sys.getswitchinterval())"
     env = {**os.environ, **HANDLER_ENVIRONMENT, "FETCH_SWITCH_INTERVAL_MS": "2"}
-    env["PYTHONPATH"] = os.pathsep.join((str(ROOT / "shared"), str(ROOT)))
 
-    loaded = subprocess.run(
-        [sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True
-    )
+    loaded = in_fresh_interpreter(script, env)
 
     assert loaded.returncode == 0, loaded.stderr[-2000:]
     assert float(loaded.stdout) == pytest.approx(0.002)

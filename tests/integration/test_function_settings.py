@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import boto3
 import pytest
 
 from apicall.core import settings
 from local import infra
-from tests.support.environment import HANDLER_ENVIRONMENT
+from tests.support.environment import HANDLER_ENVIRONMENT, in_fresh_interpreter
 
-ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = {
     "RequestFunction": ("functions.request.app", settings.RequestSettings),
     "ApiFunction": ("functions.request.api", settings.ApiSettings),
@@ -33,19 +30,10 @@ def load_handler(module: str, variables: dict[str, str]) -> subprocess.Completed
     env = {
         **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")},
         **variables,
-        "PYTHONPATH": os.pathsep.join((str(ROOT / "shared"), str(ROOT))),
         "POWERTOOLS_TRACE_DISABLED": "true",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    return subprocess.run(
-        [sys.executable, "-c", f"import {module}"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return in_fresh_interpreter(f"import {module}", env)
 
 
 def test_every_function_of_the_deployed_stack_loads_with_the_environment_it_is_given(

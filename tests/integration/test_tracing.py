@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ from typing import Any
 import pytest
 
 from local.stack import free_port
-from tests.support.environment import HANDLER_ENVIRONMENT
+from tests.support.environment import HANDLER_ENVIRONMENT, in_fresh_interpreter
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = [
@@ -34,21 +32,12 @@ def run(script: str, **environment: str) -> dict[str, Any]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "_X_AMZN"))},
         **HANDLER_ENVIRONMENT,
-        "PYTHONPATH": f"{ROOT / 'shared'}{os.pathsep}{ROOT}",
         "LAMBDA_TASK_ROOT": str(ROOT),
         "POWERTOOLS_SERVICE_NAME": "apicall-tests",
         "POWERTOOLS_METRICS_NAMESPACE": "apicall-tests",
         **environment,
     }
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-        check=False,
-    )
+    done = in_fresh_interpreter(script, env)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 

@@ -9,8 +9,11 @@ them; nothing is reached at load.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 HANDLER_ENVIRONMENT = {
     "RUNS_TABLE": "test-RunsTable",
@@ -36,3 +39,18 @@ def handler_environment() -> Iterator[None]:
     finally:
         for name in added:
             os.environ.pop(name, None)
+
+
+def in_fresh_interpreter(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run `code` in a new interpreter (a new container) with exactly `env`, the layer and the
+    repository on its path; its output captured, its exit status left to the caller."""
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "PYTHONPATH": os.pathsep.join((str(root / "shared"), str(root)))},
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
