@@ -243,19 +243,25 @@ def test_a_response_already_received_is_kept_when_it_is_read_after_the_deadline(
     target = scripted_server(whole_answer)
     read_on_time = client_module.read_capped
     timeout_s = 2.0
-    started = time.monotonic()  # the client's deadline is at most timeout_s after this
+    # The client's clock, which the transport's socket reads are clamped by too: the container
+    # is "busy" by jumping it past the deadline just before the body is read.
+    clock = SkippingClock()
+    started = clock()  # the client's deadline is at most timeout_s after this
+    read_at: list[float] = []
 
     def busy_then_read(*args: Any, **kwargs: Any) -> tuple[bytes, bool]:
-        time.sleep(max(0.0, started + timeout_s + 0.2 - time.monotonic()))  # past the deadline
+        clock.skipped += timeout_s + 0.2
+        read_at.append(clock())
         return read_on_time(*args, **kwargs)
 
     monkeypatch.setattr(client_module, "read_capped", busy_then_read)
 
     try:
-        response = fetch(target.url + "/", timeout_s=timeout_s)
+        response = fetch(target.url + "/", timeout_s=timeout_s, clock=clock)
     finally:
         test_over.set()
 
+    assert read_at and read_at[0] > started + timeout_s  # read after the deadline
     assert (response.status, response.content) == (200, b"delivered")
 
 
