@@ -44,7 +44,7 @@ from apicall.core.models import (
     SuccessCodes,
     status_set,
 )
-from apicall.core.redaction import safe_url, secret_header_names, secret_values
+from apicall.core.redaction import safe_url, secret_values
 from apicall.core.runtime import RUNTIME, Keyed
 from apicall.http.auth import auth_for
 from apicall.http.body import read_capped
@@ -169,9 +169,6 @@ class ConnectionClient:
     def secret_values(self, url: str | httpx.URL | None = None) -> set[str]:
         """Every credential this connection sends (and `url`'s userinfo): what to redact."""
         return secret_values(self.connection, url=url)
-
-    def secret_header_names(self) -> frozenset[str]:
-        return secret_header_names(self.connection)
 
     def send(self, request: OutgoingRequest, policy: SendPolicy) -> HttpResponse:
         """Send `request` within `policy.timeout_s` in total, retrying, redirecting and reading a

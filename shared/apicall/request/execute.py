@@ -116,7 +116,6 @@ class Execution:
         self.run_id = run_id
         self.started = time.monotonic()
         self.connection: Connection = no_connection()
-        self.http: client.ConnectionClient | None = None
         self.outgoing: client.OutgoingRequest | None = None
         self._secrets: set[str] | None = None
 
@@ -126,12 +125,7 @@ class Execution:
         (OAuth tokens included)."""
         if self._secrets is None:
             url = self.outgoing.url if self.outgoing else self.spec.url
-            http = self.http
-            self._secrets = (
-                http.secret_values(url)
-                if http
-                else redaction.secret_values(self.connection, url=url)
-            )
+            self._secrets = redaction.secret_values(self.connection, url=url)
         return self._secrets
 
     def secret_headers(self) -> frozenset[str]:
@@ -258,7 +252,7 @@ def _run(
             missing=missing_values,
             report=fill_report,
         )
-        run.http = client.client_for(run.connection, spec.connection, store=store)
+        http = client.client_for(run.connection, spec.connection, store=store)
         policy = client.SendPolicy(
             timeout_s=timeout_s,
             retry=run.connection.retry if retries else None,
@@ -267,7 +261,7 @@ def _run(
             follow_redirects=spec.follow_redirects,
             max_redirects=spec.max_redirects,
         )
-        response = run.http.send(run.outgoing, policy)
+        response = http.send(run.outgoing, policy)
         return run.answered(response)
     except ApicallError as error:
         attempts = error.attempts if error.attempts is not None else 1 if run.outgoing else 0
