@@ -463,3 +463,42 @@ def test_a_response_nesting_deeper_than_the_limit_is_refused_as_json() -> None:
     with pytest.raises(InvalidResponse):
         parse_body(deep.encode(), "application/json", "json")
     assert parse_body(at_limit.encode(), "application/json", "json")[1] == "json"
+
+
+def test_the_response_depth_limit_is_the_one_the_parser_enforces() -> None:
+    # decoding trusts pydantic-core's parser to refuse what nests deeper than the limit, and skips
+    # its own walk of what it accepts: an upgrade that moves the parser's limit must fail here.
+    import pydantic_core
+
+    pydantic_core.from_json("[" * MAX_RESPONSE_DEPTH + "]" * MAX_RESPONSE_DEPTH)
+    with pytest.raises(ValueError, match="recursion limit"):
+        pydantic_core.from_json("[" * (MAX_RESPONSE_DEPTH + 1) + "]" * (MAX_RESPONSE_DEPTH + 1))
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_JSON_VALUES, st.booleans())
+def test_a_json_body_reads_as_the_standard_library_reads_it(value: Any, ascii_only: bool) -> None:
+    # Escaped and raw text, lone surrogates, big integers, floats at the edges of precision,
+    # duplicate keys aside: the fast parser must not change one value.
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    assert parse_body(text.encode("utf-8", "surrogatepass"), "application/json", "json")[0] == (
+        json.loads(text)
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"a": 1, "a": 2, "b": 3}', '"\\ud800"', '["\\udc00x", 1e400, -0.0, 12345678901234567890123]'],
+)
+def test_json_bodies_the_parsers_could_read_apart_read_as_the_standard_library_reads_them(
+    text: str,
+) -> None:
+    parsed = parse_body(text.encode(), "application/json", "json")[0]
+    assert json.dumps(parsed) == json.dumps(json.loads(text))
