@@ -65,6 +65,7 @@ def tables(aws: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any
         "RunsTable": "RUNS_TABLE",
         "RecordsTable": "RECORDS_TABLE",
         "IdempotencyTable": "IDEMPOTENCY_TABLE",
+        "CatalogTable": "CATALOG_TABLE",
     }
     created = {}
     for logical_id, properties in infra.table_definitions().items():

@@ -54,7 +54,9 @@ def test_every_function_of_the_deployed_stack_loads_with_the_environment_it_is_g
     ("module", "missing"),
     [
         ("functions.request.app", "RUNS_TABLE"),
+        ("functions.request.app", "CATALOG_TABLE"),
         ("functions.request.api", "RUNS_TABLE"),
+        ("functions.request.api", "CATALOG_TABLE"),
         ("functions.push.app", "IDEMPOTENCY_TABLE"),
         ("functions.push.app", "PUSH_DLQ_URL"),
         ("functions.fetch.app", "RECORDS_TABLE"),

@@ -113,6 +113,7 @@ def account() -> Iterator[Account]:
         session = boto3.Session(region_name="us-east-1")
         env = {"RunsTable": "RUNS_TABLE", "RecordsTable": "RECORDS_TABLE"}
         env["IdempotencyTable"] = "IDEMPOTENCY_TABLE"
+        env["CatalogTable"] = "CATALOG_TABLE"
         for logical_id, properties in infra.table_definitions().items():
             infra.create_table(session.client("dynamodb"), f"fuzz-{logical_id}", properties)
             if logical_id in env:

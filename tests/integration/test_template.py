@@ -26,6 +26,12 @@ def test_translated_template_deploys_into_moto_cloudformation(aws: boto3.Session
     request_function = next(f for f in functions if "RequestFunction" in f["FunctionName"])
     assert request_function["Handler"] == "app.handler"
     assert request_function["Environment"]["Variables"]["RUNS_TABLE"] == table_name
+    catalog_name = result["outputs"]["CatalogTableName"]
+    catalog = aws.client("dynamodb").describe_table(TableName=catalog_name)["Table"]
+    assert {k["AttributeName"] for k in catalog["KeySchema"]} == {"pk", "sk"}
+    api_function = next(f for f in functions if "ApiFunction" in f["FunctionName"])
+    for function in (request_function, api_function):
+        assert function["Environment"]["Variables"]["CATALOG_TABLE"] == catalog_name
 
 
 def test_request_function_may_read_only_its_secret_prefix() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -116,21 +117,54 @@ def test_every_queue_is_encrypted_at_rest(translated: dict[str, Any]) -> None:
 
 def test_every_table_is_encrypted_at_rest(translated: dict[str, Any]) -> None:
     tables = resources(translated, "AWS::DynamoDB::Table")
-    assert {"RunsTable", "RecordsTable", "IdempotencyTable"} <= set(tables)
+    assert {"RunsTable", "RecordsTable", "IdempotencyTable", "CatalogTable"} <= set(tables)
     for table in tables.values():
         assert table["Properties"]["SSESpecification"] == {"SSEEnabled": True}
 
 
-def test_records_survive_deletion_and_can_be_restored_to_any_point(
-    translated: dict[str, Any],
+@pytest.mark.parametrize("table", ["RecordsTable", "CatalogTable"])
+def test_records_and_the_catalog_survive_deletion_and_can_be_restored_to_any_point(
+    translated: dict[str, Any], table: str
 ) -> None:
-    records = translated["Resources"]["RecordsTable"]
+    kept = translated["Resources"][table]
 
-    assert records["DeletionPolicy"] == "Retain"
-    assert records["UpdateReplacePolicy"] == "Retain"
-    assert records["Properties"]["PointInTimeRecoverySpecification"] == {
+    assert kept["DeletionPolicy"] == "Retain"
+    assert kept["UpdateReplacePolicy"] == "Retain"
+    assert kept["Properties"]["PointInTimeRecoverySpecification"] == {
         "PointInTimeRecoveryEnabled": True
     }
+
+
+def test_only_the_test_api_writes_the_catalog_and_the_request_function_reads_it(
+    translated: dict[str, Any],
+) -> None:
+    def catalog_actions(function: str) -> set[str]:
+        role = translated["Resources"][f"{function}Role"]["Properties"]
+        return {
+            action
+            for policy in role.get("Policies", [])
+            for statement in policy["PolicyDocument"]["Statement"]
+            if '"CatalogTable"' in json.dumps(statement["Resource"])
+            for action in _listed(statement["Action"])
+        }
+
+    writes = {
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+    }
+    api, request = catalog_actions("ApiFunction"), catalog_actions("RequestFunction")
+    assert writes | {"dynamodb:GetItem", "dynamodb:Query"} <= api
+    assert {"dynamodb:GetItem", "dynamodb:Query"} <= request and not request & writes
+    assert catalog_actions("PushFunction") == catalog_actions("FetchFunction") == set()
+    for function in ("ApiFunction", "RequestFunction"):
+        variables = translated["Resources"][function]["Properties"]["Environment"]["Variables"]
+        assert variables["CATALOG_TABLE"] == {"Ref": "CatalogTable"}
+
+
+def _listed(action: str | list[str]) -> list[str]:
+    return [action] if isinstance(action, str) else action
 
 
 # --- network and concurrency ----------------------------------------------------------------

@@ -19,6 +19,7 @@ HANDLER_ENVIRONMENT = {
     "RUNS_TABLE": "test-RunsTable",
     "RECORDS_TABLE": "test-RecordsTable",
     "IDEMPOTENCY_TABLE": "test-IdempotencyTable",
+    "CATALOG_TABLE": "test-CatalogTable",
     "PUSH_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/apicall-push",
     "PUSH_DLQ_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/apicall-push-dlq",
     "FETCH_CONTINUATION_QUEUE_URL": (

@@ -57,6 +57,18 @@ class InvalidRequest(ConfigError):
     """The request cannot be built from its spec and values (a bad placeholder, a bad body)."""
 
 
+class NotFound(ConfigError):
+    """No stored item of that name (a builder's connection metadata, an entity): HTTP 404."""
+
+    kind = "not_found"
+
+
+class AlreadyExists(ConfigError):
+    """A create found an item of that name already stored: HTTP 409."""
+
+    kind = "exists"
+
+
 class InvalidMessage(ConfigError):
     """A Push message that can never be delivered as it is; it goes to the dead-letter queue."""
 

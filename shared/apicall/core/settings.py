@@ -23,6 +23,8 @@ class Settings(BaseModel):
     runs_table: str | None = Field(None, alias="RUNS_TABLE")
     records_table: str | None = Field(None, alias="RECORDS_TABLE")
     idempotency_table: str | None = Field(None, alias="IDEMPOTENCY_TABLE")
+    # The builder's catalog: connection metadata, entities, API key -> workspace.
+    catalog_table: str | None = Field(None, alias="CATALOG_TABLE")
     push_queue_url: str | None = Field(None, alias="PUSH_QUEUE_URL")
     fetch_continuation_queue_url: str | None = Field(None, alias="FETCH_CONTINUATION_QUEUE_URL")
     connections_prefix: str = Field("apicall/connections/", alias="CONNECTIONS_PREFIX")
@@ -64,13 +66,16 @@ class Settings(BaseModel):
 
 
 class RequestSettings(Settings):
-    """The request function: history goes to RunsTable."""
+    """The request function: history goes to RunsTable; a spec naming an entity is read from
+    CatalogTable."""
 
     runs_table: str = Field(alias="RUNS_TABLE", min_length=1)
+    catalog_table: str = Field(alias="CATALOG_TABLE", min_length=1)
 
 
 class ApiSettings(RequestSettings):
-    """The test API: history, remembered test values and OAuth consent state in RunsTable."""
+    """The test API: history, remembered test values and OAuth consent state in RunsTable;
+    connections' metadata, entities and the API key -> workspace map in CatalogTable."""
 
 
 class PushSettings(Settings):

@@ -16,15 +16,17 @@ Tables are passed in (`table=`) by tests and built lazily from settings otherwis
 
 from __future__ import annotations
 
+import base64
 import json
 import random
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from apicall.core.errors import CapacityExceeded, ConfigError
+from apicall.core.errors import CapacityExceeded, ConfigError, InvalidRequest
 from apicall.core.runtime import RUNTIME
 from apicall.core.settings import get_settings
 
@@ -73,6 +75,13 @@ def records_table() -> Any:
     name = get_settings().records_table
     if not name:
         raise ConfigError("RECORDS_TABLE is not set", field="RECORDS_TABLE")
+    return _dynamodb.get().Table(name)
+
+
+def catalog_table() -> Any:
+    name = get_settings().catalog_table
+    if not name:
+        raise ConfigError("CATALOG_TABLE is not set", field="CATALOG_TABLE")
     return _dynamodb.get().Table(name)
 
 
@@ -306,3 +315,138 @@ class RecordsWriter:
                 )
             else:
                 report.written += 1
+
+
+# --- one page of a list ---------------------------------------------------------------------------
+
+# What a list route accepts as `limit` (docs/contracts.md).
+DEFAULT_PAGE_LIMIT = 50
+MAX_PAGE_LIMIT = 500
+# A LastEvaluatedKey of this module's tables is two short strings; anything longer was not made
+# by encode_next.
+_MAX_NEXT_CHARS = 4096
+_NEXT_ALPHABET = re.compile(r"^[A-Za-z0-9_-]+$")
+_NEXT_KEYS = frozenset(("pk", "sk"))
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list; `next` is None after the last page, else what fetches the next one."""
+
+    items: list[T]
+    next: str | None
+
+
+def encode_next(key: Mapping[str, Any]) -> str:
+    """DynamoDB's LastEvaluatedKey as an opaque token: urlsafe base64 of its JSON, unpadded (it
+    travels as a query parameter)."""
+    text = json.dumps(dict(key), separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_next(
+    token: str,
+    pk: str,
+    *,
+    sk_prefix: str = "",
+    sk_from: str | None = None,
+    sk_to: str | None = None,
+) -> dict[str, str]:
+    """The ExclusiveStartKey `token` stands for, if it belongs to this very list; else
+    InvalidRequest naming `next`.
+
+    A token is the caller's input: it must be the shape encode_next gives a key of this table
+    ({pk, sk}, strings), its pk the partition being queried (a token must never move a caller
+    into another partition, such as another workspace's) and its sk inside the list's range
+    (DynamoDB refuses a start key outside the key condition).
+    """
+    key = _read_next(token)
+    if key is None:
+        raise InvalidRequest("next is not a token this list gave", field="next")
+    if key["pk"] != pk or not key["sk"].startswith(sk_prefix):
+        raise InvalidRequest("next belongs to another list", field="next")
+    if (sk_from is not None and key["sk"] < sk_from) or (sk_to is not None and key["sk"] > sk_to):
+        raise InvalidRequest("next is outside this list's range", field="next")
+    return key
+
+
+def _read_next(token: Any) -> dict[str, str] | None:
+    if not isinstance(token, str) or not 0 < len(token) <= _MAX_NEXT_CHARS:
+        return None
+    if not _NEXT_ALPHABET.match(token) or len(token) % 4 == 1:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, RecursionError):  # bad base64, bad UTF-8 and bad JSON are ValueErrors
+        return None
+    if not isinstance(key, dict) or set(key) != _NEXT_KEYS:
+        return None
+    if not all(isinstance(value, str) and value for value in key.values()):
+        return None
+    return key
+
+
+def check_limit(limit: Any, field: str = "limit") -> int:
+    """`limit` if it is a page size a list accepts (1 to MAX_PAGE_LIMIT), else InvalidRequest."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_LIMIT:
+        raise InvalidRequest(f"{field} must be an integer from 1 to {MAX_PAGE_LIMIT}", field=field)
+    return limit
+
+
+def query_page(
+    table: Any,
+    pk: str,
+    *,
+    sk_prefix: str = "",
+    sk_from: str | None = None,
+    sk_to: str | None = None,
+    newest_first: bool = False,
+    limit: int = DEFAULT_PAGE_LIMIT,
+    next_token: str | None = None,
+    filter: Any = None,
+    consistent: bool = True,
+) -> Page[dict[str, Any]]:
+    """One page of partition `pk`, by exactly one Query (never a Scan), in sk order (descending
+    with `newest_first`).
+
+    The items are those whose sk starts with `sk_prefix`, or lies from `sk_from` to `sk_to`
+    (both inclusive, compared as strings; one of them may be left open); not both a prefix and a
+    range. `filter` (a boto3 condition, e.g. `Attr("route").eq("2xx")`) is applied by DynamoDB
+    after `limit` items were read, so a filtered page may hold fewer items, even none, and still
+    have a `next`. The last full page may also have a `next` that then gives an empty page:
+    DynamoDB cannot know there is nothing more without reading on.
+    """
+    from boto3.dynamodb.conditions import Key
+
+    if sk_prefix and (sk_from is not None or sk_to is not None):
+        raise ValueError("query_page takes an sk prefix or an sk range, not both")
+    check_limit(limit)
+    condition = Key("pk").eq(pk)
+    if sk_prefix:
+        condition &= Key("sk").begins_with(sk_prefix)
+    elif sk_from is not None and sk_to is not None:
+        condition &= Key("sk").between(sk_from, sk_to)
+    elif sk_from is not None:
+        condition &= Key("sk").gte(sk_from)
+    elif sk_to is not None:
+        condition &= Key("sk").lte(sk_to)
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": condition,
+        "ScanIndexForward": not newest_first,
+        "ConsistentRead": consistent,
+        "Limit": limit,
+    }
+    if filter is not None:
+        kwargs["FilterExpression"] = filter
+    if next_token is not None:
+        kwargs["ExclusiveStartKey"] = decode_next(
+            next_token, pk, sk_prefix=sk_prefix, sk_from=sk_from, sk_to=sk_to
+        )
+    answer = table.query(**kwargs)
+    last = answer.get("LastEvaluatedKey")
+    return Page(
+        items=[from_dynamo(item) for item in answer.get("Items", [])],
+        next=encode_next(last) if last else None,
+    )
