@@ -11,6 +11,7 @@ import pytest
 from apicall.core.connections import load_connection, update_connection
 from apicall.core.errors import ConfigError, ConnectionNotFound
 from apicall.core.models import BearerAuth, OAuth2AuthorizationCode
+from apicall.core.workspaces import scoped
 
 CRM = {
     "base_url": "https://api.example.com/v2",
@@ -56,9 +57,48 @@ def test_load_connection_uses_the_prefix_from_the_environment(aws, monkeypatch) 
 
 
 def test_nested_connection_names_are_allowed(put_connection) -> None:
-    put_connection("team/crm-eu_1.v2", CRM)
+    put_connection("default/team/crm-eu_1.v2", CRM)
 
     assert load_connection("team/crm-eu_1.v2").base_url == CRM["base_url"]
+
+
+def test_a_nested_name_is_not_read_from_the_place_before_workspaces(put_connection) -> None:
+    # `apicall/connections/team/crm` is where workspace `team` keeps its connection `crm`: the
+    # default workspace's connection "team/crm" must not reach it.
+    put_connection("team/crm", CRM)
+
+    with pytest.raises(ConnectionNotFound):
+        load_connection("team/crm")
+    assert load_connection(scoped("team", "crm")).base_url == CRM["base_url"]
+
+
+def test_a_flat_name_of_the_default_workspace_is_read_where_it_was_before_workspaces(
+    put_connection,
+) -> None:
+    put_connection("crm", CRM)
+
+    assert load_connection("crm").base_url == CRM["base_url"]
+    assert load_connection(scoped("default", "crm")).base_url == CRM["base_url"]
+    with pytest.raises(ConnectionNotFound):
+        load_connection(scoped("other", "crm"))
+
+
+def test_the_workspace_place_wins_over_the_place_before_workspaces(put_connection) -> None:
+    put_connection("crm", CRM)
+    put_connection("default/crm", {**CRM, "base_url": "https://new.example.com"})
+
+    assert load_connection("crm").base_url == "https://new.example.com"
+
+
+def test_same_named_connections_of_two_workspaces_are_two_secrets(put_connection) -> None:
+    put_connection("blue/crm", {**CRM, "base_url": "https://blue.example.com"})
+    put_connection("green/crm", {**CRM, "base_url": "https://green.example.com"})
+
+    assert load_connection(scoped("blue", "crm")).base_url == "https://blue.example.com"
+    assert load_connection(scoped("green", "crm")).base_url == "https://green.example.com"
+    with pytest.raises(ConnectionNotFound) as caught:
+        load_connection("crm")
+    assert caught.value.message == "connection 'crm' does not exist"
 
 
 def test_missing_secret_is_connection_not_found_naming_the_connection(aws) -> None:

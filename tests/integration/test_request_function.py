@@ -174,9 +174,10 @@ def test_unknown_connection_is_an_invalid_request_naming_the_field() -> None:
 def test_every_execution_is_recorded_with_credentials_redacted(runs_table) -> None:
     invoke(load_event("request_get_query_api_key.json"))
 
-    items = RunsStore(runs_table).executions("demo-apikey")
+    items = RunsStore(runs_table).executions("default")
     assert len(items) == 1
     item = items[0]
+    assert item["connection"] == "demo-apikey"
     assert item["route"] == "200" and item["status"] == 200 and item["attempts"] == 1
     assert item["request"]["method"] == "GET"
     assert "demo-api-key-7f3a" not in repr(item)

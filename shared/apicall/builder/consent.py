@@ -19,6 +19,7 @@ from apicall.core.models import Connection, OAuth2AuthorizationCode
 from apicall.core.observability import logger
 from apicall.core.settings import get_settings
 from apicall.core.store import RunsStore, default_runs_store
+from apicall.core.workspaces import DEFAULT_WORKSPACE, scoped, unscoped
 from apicall.http.guard import check_url
 from apicall.http.oauth import call_token_endpoint, safe_error_code, token_client
 
@@ -40,9 +41,10 @@ def start(
     redirect_uri: str | None = None,
     store: RunsStore | None = None,
     connections: ConnectionLoader = load_connection,
+    workspace: str = DEFAULT_WORKSPACE,
 ) -> dict[str, Any]:
     """`{"authorization_url", "state", "redirect_uri", "expires_in"}` for the user to visit."""
-    auth = _code_auth(name, connections(name))
+    auth = _code_auth(name, connections(scoped(workspace, name)))
     redirect = redirect_uri or get_settings().oauth_redirect_uri
     if not redirect or not re.match(r"^https?://[^/]", redirect):
         raise ConfigError(
@@ -59,7 +61,13 @@ def start(
         )
     (store or default_runs_store()).put_oauth_state(
         state,
-        {"connection": name, "code_verifier": verifier, "redirect_uri": redirect},
+        # The callback comes from the user's browser without an API key: the state alone says
+        # which workspace's connection the consent is for.
+        {
+            "connection": scoped(workspace, name),
+            "code_verifier": verifier,
+            "redirect_uri": redirect,
+        },
         ttl_s=STATE_TTL_S,
     )
     return {
@@ -85,13 +93,14 @@ def finish(
         raise UnknownState(
             "unknown, expired or already used state: start the consent again", field="state"
         )
-    name = str(pending["connection"])
+    qualified = str(pending["connection"])
+    name = unscoped(qualified)[1]
     if error:
         refused = safe_error_code(error) or "error"
         raise AuthError(f"the provider refused consent for connection '{name}': {refused}")
     if not code:
         raise ConfigError("the callback carries no code", field="code")
-    connection = connections(name)
+    connection = connections(qualified)
     auth = _code_auth(name, connection)
     check_url(auth.token_url, allow_private=connection.allow_private_network)
     token = _exchange(name, auth, connection, code, pending)
@@ -101,7 +110,7 @@ def finish(
             f"the token endpoint of connection '{name}' answered without a refresh_token "
             "(the provider may need an offline-access scope)"
         )
-    update_connection(name, {"auth": {"refresh_token": refresh_token}})
+    update_connection(qualified, {"auth": {"refresh_token": refresh_token}})
     logger.info("OAuth consent completed", extra={"connection": name})
     return {"connection": name, "stored": True, "scope": token.get("scope")}
 

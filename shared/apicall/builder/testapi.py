@@ -32,6 +32,7 @@ from apicall.core.models import Connection, Contract, FieldType, InvokeEvent, Ou
 from apicall.core.observability import logger
 from apicall.core.settings import get_settings
 from apicall.core.store import RunsStore, default_runs_store
+from apicall.core.workspaces import DEFAULT_WORKSPACE, scoped
 from apicall.request import schema, templating
 
 ConnectionLoader = Callable[[str], Connection]
@@ -433,9 +434,11 @@ class CallbackAnswer(Contract):
 # --- routes -------------------------------------------------------------------------------------
 
 
-def request_key(spec: RequestSpec) -> str:
-    """What makes two tests "the same request": connection, method and url template."""
-    identity = json.dumps([spec.connection, spec.method, spec.url])
+def request_key(spec: RequestSpec, workspace: str = DEFAULT_WORKSPACE) -> str:
+    """What makes two tests "the same request": workspace, connection, method and url template."""
+    parts = [spec.connection, spec.method, spec.url]
+    # The default workspace keeps the keys it had before workspaces.
+    identity = json.dumps(parts if workspace == DEFAULT_WORKSPACE else [workspace, *parts])
     return hashlib.sha256(identity.encode()).hexdigest()[:32]
 
 
@@ -465,6 +468,7 @@ def run_test(
     store: RunsStore | None = None,
     connections: ConnectionLoader = load_connection,
     time_left_ms: Callable[[], int] | None = None,
+    workspace: str = DEFAULT_WORKSPACE,
 ) -> dict[str, Any]:
     """The Outcome of one try, plus `schema` (inferred fields) and `placeholders` (how filled).
 
@@ -478,16 +482,16 @@ def run_test(
     spec = body.request
     loader = connections
     if spec.connection:
-        connection = connections(spec.connection)
+        connection = connections(scoped(workspace, spec.connection))
 
         def loader(_name: str) -> Connection:
             return connection
 
-    key = request_key(spec)
+    key = request_key(spec, workspace)
     remembered = _remembered(store, key)
     values = deep_merge(remembered, body.values)
     outcome = execute(
-        InvokeEvent(request=spec, values=values, record=body.record),
+        InvokeEvent(request=spec, values=values, record=body.record, workspace=workspace),
         store=store,
         connections=loader,
         retries=False,
@@ -509,13 +513,17 @@ def infer_schema(body: SchemaBody) -> dict[str, Any]:
 
 
 def discover(
-    body: DiscoverBody, *, connections: ConnectionLoader = load_connection
+    body: DiscoverBody,
+    *,
+    connections: ConnectionLoader = load_connection,
+    workspace: str = DEFAULT_WORKSPACE,
 ) -> dict[str, Any]:
     from apicall.builder import discover as discovery
 
-    connection = connections(body.connection) if body.connection else None
+    name = scoped(workspace, body.connection) if body.connection else None
+    connection = connections(name) if name else None
     if body.url is not None:
-        document = discovery.fetch_document(body.url, connection, body.connection)
+        document = discovery.fetch_document(body.url, connection, name)
     else:
         document = discovery.load_document(body.openapi)
     return discovery.discover(

@@ -1,4 +1,9 @@
-"""Connection config from Secrets Manager: one secret `<CONNECTIONS_PREFIX><name>` per connection.
+"""Connection config from Secrets Manager: one secret `<CONNECTIONS_PREFIX><workspace>/<name>` per
+connection.
+
+A connection of the default workspace may also live at `<CONNECTIONS_PREFIX><name>`, where it was
+before workspaces existed, if its name has no `/` (a nested legacy name could be another
+workspace's secret). Functions name a connection by `workspaces.scoped(workspace, name)`.
 
 Secrets are read through Powertools Parameters, which caches each value per container for
 `SECRETS_MAX_AGE_S`; its boto3 client is created on first use. Nothing here ever puts a secret's
@@ -22,28 +27,35 @@ from apicall.core.errors import (
     config_error_from,
 )
 from apicall.core.models import Connection
-from apicall.core.runtime import RUNTIME
+from apicall.core.runtime import RUNTIME, Keyed
 from apicall.core.settings import get_settings
+from apicall.core.workspaces import DEFAULT_WORKSPACE, check_workspace, scoped, unscoped
 
 # Letters, digits and _-./; no leading or trailing slash (the prefix already ends in one).
 _NAME = re.compile(r"^(?!/)[A-Za-z0-9_\-./]{1,256}(?<!/)$")
 
 
 def load_connection(name: str, *, fresh: bool = False) -> Connection:
-    """The validated connection called `name`; `fresh=True` bypasses the per-container cache."""
+    """The validated connection `name` (`scoped(workspace, name)`); `fresh=True` bypasses the
+    per-container cache."""
     return _validate(name, _read(name, fresh=fresh))
 
 
 def connection_for(
-    name: str, *, field: str, loader: Callable[[str], Connection] = load_connection
+    name: str,
+    *,
+    field: str,
+    loader: Callable[[str], Connection] = load_connection,
+    workspace: str = DEFAULT_WORKSPACE,
 ) -> Connection:
-    """The connection an input names at `field` (`request.connection`, `target.connection`).
+    """The connection an input names at `field` (`request.connection`, `target.connection`), in
+    the input's workspace.
 
     Whatever is wrong with it (no such secret, a bad name, content that is not a valid
     connection) is reported at `field`, the input's own field; the message says what.
     """
     try:
-        return loader(check_name(name))
+        return loader(scoped(workspace, check_name(name)))
     except ConfigError as exc:
         raise type(exc)(exc.message, field=field) from exc
 
@@ -72,8 +84,59 @@ def check_name(name: str) -> str:
     return name
 
 
-def secret_name(name: str) -> str:
-    return get_settings().connections_prefix + check_name(name)
+def secret_name(name: str, prefix: str | None = None) -> str:
+    """Where the secret `name` (`scoped(workspace, name)`) is stored from now on; `prefix` is
+    the connections' unless given."""
+    workspace, plain = unscoped(name)
+    prefix = get_settings().connections_prefix if prefix is None else prefix
+    return f"{prefix}{check_workspace(workspace)}/{check_name(plain)}"
+
+
+def _legacy_secret_name(name: str, prefix: str) -> str | None:
+    """Where a default-workspace secret was stored before workspaces, if it can be there."""
+    workspace, plain = unscoped(name)
+    if workspace != DEFAULT_WORKSPACE or "/" in plain:
+        return None
+    return prefix + check_name(plain)
+
+
+# (prefix, scoped name) -> the secret id it was found at, so a secret at its legacy place costs
+# one failed lookup per container, not one per request.
+_found_at: Keyed[tuple[str, str], str] = RUNTIME.keyed()
+
+
+def stored_secret_name(name: str, prefix: str | None = None) -> str:
+    """The secret id holding `name`: where it was last found, else its workspace's place."""
+    prefix = get_settings().connections_prefix if prefix is None else prefix
+    return _found_at.peek((prefix, name)) or secret_name(name, prefix)
+
+
+def read_workspace_secret(
+    name: str,
+    *,
+    prefix: str,
+    what: str,
+    field: str,
+    not_found: type[ConfigError] = ConnectionNotFound,
+    fresh: bool = False,
+) -> Any:
+    """The secret `name` (`scoped(workspace, name)`) under `prefix`: at
+    `<prefix><workspace>/<name>`, or for the default workspace at `<prefix><name>`."""
+    known = _found_at.peek((prefix, name))
+    places = [known] if known else []
+    places += [p for p in (secret_name(name, prefix), _legacy_secret_name(name, prefix)) if p]
+    for place in dict.fromkeys(places):
+        try:
+            raw = read_secret(place, what=what, field=field, not_found=_Absent, fresh=fresh)
+        except _Absent:
+            continue
+        _found_at.put((prefix, name), place)
+        return raw
+    raise not_found(f"{what} does not exist", field=field)
+
+
+class _Absent(ConfigError):
+    """A place a secret is not at (it may be at the next one)."""
 
 
 def deep_merge(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -89,10 +152,15 @@ def deep_merge(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str,
 
 
 def _read(name: str, *, fresh: bool) -> dict[str, Any]:
-    raw = read_secret(
-        secret_name(name), what=f"connection '{name}'", field="connection", fresh=fresh
+    prefix = get_settings().connections_prefix
+    raw = read_workspace_secret(
+        name, prefix=prefix, what=_what(name), field="connection", fresh=fresh
     )
     return _parse(name, raw)
+
+
+def _what(name: str) -> str:
+    return f"connection '{unscoped(name)[1]}'"
 
 
 def read_secret(
@@ -127,7 +195,7 @@ def read_secret(
 def _parse(name: str, raw: Any) -> dict[str, Any]:
     if isinstance(raw, bytes):
         raise ConfigError(
-            f"connection '{name}' must be a JSON object in SecretString, not SecretBinary",
+            f"{_what(name)} must be a JSON object in SecretString, not SecretBinary",
             field="connection",
         )
     try:
@@ -136,7 +204,7 @@ def _parse(name: str, raw: Any) -> dict[str, Any]:
         # json's message quotes a window of the text, which is the secret itself: leave it out.
         data = None
     if not isinstance(data, dict):
-        raise ConfigError(f"connection '{name}' is not a JSON object", field="connection")
+        raise ConfigError(f"{_what(name)} is not a JSON object", field="connection")
     return data
 
 
@@ -144,15 +212,13 @@ def _validate(name: str, data: Mapping[str, Any]) -> Connection:
     try:
         return Connection.model_validate(data)
     except ValidationError as exc:
-        raise config_error_from(
-            exc, data=data, prefix="connection", what=f"connection '{name}'"
-        ) from exc
+        raise config_error_from(exc, data=data, prefix="connection", what=_what(name)) from exc
 
 
 def _write(name: str, data: Mapping[str, Any]) -> None:
     from aws_lambda_powertools.utilities import parameters
 
-    secret_id = secret_name(name)
+    secret_id = stored_secret_name(name)
     provider = _secrets_provider()
     try:
         # put_secret_value, not set_secret: a connection that vanished must not be re-created.
@@ -160,11 +226,9 @@ def _write(name: str, data: Mapping[str, Any]) -> None:
     except Exception as exc:
         code = aws_error_code(exc)
         if code == "ResourceNotFoundException":
-            raise ConnectionNotFound(
-                f"connection '{name}' does not exist", field="connection"
-            ) from exc
+            raise ConnectionNotFound(f"{_what(name)} does not exist", field="connection") from exc
         raise ConfigError(
-            f"connection '{name}' could not be updated ({code or type(exc).__name__})",
+            f"{_what(name)} could not be updated ({code or type(exc).__name__})",
             field="connection",
         ) from exc
     # Re-read so this container's cached copy is the new value at once.

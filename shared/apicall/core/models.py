@@ -14,10 +14,22 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from apicall.core.workspaces import DEFAULT_WORKSPACE, WORKSPACE_PATTERN
+
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 STATUS_CLASS = re.compile(r"^[1-5]xx$")
 # The routes of an Outcome that has no status: `errors` may give each a message.
 ERROR_ROUTES = ("timeout", "error", "max-connection")
+
+
+# What an input's optional `workspace` may be; everything it names is looked up in it.
+Workspace = Annotated[
+    str,
+    Field(
+        pattern=WORKSPACE_PATTERN,
+        description="the workspace whose connections and data this uses (default `default`)",
+    ),
+]
 
 
 class Contract(BaseModel):
@@ -389,6 +401,7 @@ class InvokeEvent(Contract):
     values: dict[str, Any] = Field(default_factory=dict)
     record: dict[str, Any] | None = None
     correlation_id: str | None = Field(None, max_length=256)
+    workspace: Workspace = DEFAULT_WORKSPACE
 
 
 # --- Push ---------------------------------------------------------------------------------------
@@ -408,6 +421,7 @@ class PushMessage(Contract):
     event: str | None = None
     target: PushTarget
     record: dict[str, Any]
+    workspace: Workspace = DEFAULT_WORKSPACE
 
 
 # --- FetchJob -----------------------------------------------------------------------------------
@@ -486,3 +500,4 @@ class FetchJob(Contract):
     max_pages: int = Field(1000, ge=1, le=1_000_000)
     records: RecordsSpec
     incremental: Incremental | None = None
+    workspace: Workspace = DEFAULT_WORKSPACE

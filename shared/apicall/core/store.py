@@ -3,7 +3,8 @@
 RunsTable is a single table with string keys `pk` and `sk` and a TTL attribute `expires_at`.
 Item families, by partition key:
 
-    history#<connection or host>   sk <iso time>#<run_id>   one item per execution
+    history@<workspace>            sk <run_id>              one item per execution (run ids
+                                                            start with the time: newest last)
     token#<connection>             sk access                cached OAuth access token
     push#<message id>              sk attempt#<nn>          one item per delivery attempt
     fetch#<job>                    sk checkpoint|bookmark|run#<run_id>
@@ -140,18 +141,22 @@ class RunsStore:
 
     # execution history ------------------------------------------------------------------------
 
-    def put_execution(self, scope: str, run_id: str, summary: Mapping[str, Any]) -> None:
+    def put_execution(self, workspace: str, run_id: str, summary: Mapping[str, Any]) -> None:
         """One history item per execution; `summary` must already be redacted."""
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.put(
-            f"history#{scope}",
-            f"{stamp}#{run_id}",
+            history_key(workspace),
+            run_id,
             {"run_id": run_id, "at": stamp, **summary},
             ttl_s=get_settings().history_ttl_days * 86400,
         )
 
-    def executions(self, scope: str) -> list[dict]:
-        return self.query(f"history#{scope}", newest_first=True)
+    def executions(self, workspace: str) -> list[dict]:
+        """Every execution of `workspace`, newest first."""
+        return self.query(history_key(workspace), newest_first=True)
+
+    def execution(self, workspace: str, run_id: str) -> dict[str, Any] | None:
+        return self.get(history_key(workspace), run_id)
 
     # cached access tokens ---------------------------------------------------------------------
 
@@ -186,6 +191,10 @@ class RunsStore:
         if item is None or int(item.get(TTL_ATTRIBUTE, 0)) < time.time():
             return None
         return from_dynamo(item)
+
+
+def history_key(workspace: str) -> str:
+    return f"history@{workspace}"
 
 
 _default_runs_store = RUNTIME.slot(lambda: RunsStore())

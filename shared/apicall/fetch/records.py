@@ -18,6 +18,7 @@ from apicall.core.errors import (
     UpstreamStatusError,
 )
 from apicall.core.models import FetchJob
+from apicall.core.workspaces import scoped
 from apicall.fetch.pagination import (
     Paginator,
     Position,
@@ -126,6 +127,11 @@ class MappedPage:
     newest: Any = None  # the largest incremental field value on the page
 
 
+def records_partition(workspace: str, job: str) -> str:
+    """RecordsTable's pk of a job's records: the job, `<workspace>#<job>` outside `default`."""
+    return scoped(workspace, job)
+
+
 class RecordMapper:
     """Turns a page's records into RecordsTable items: key, typed fields, run stamp."""
 
@@ -143,6 +149,7 @@ class RecordMapper:
 
     def map_page(self, records: list[Any], page_number: int) -> MappedPage:
         job = self.job
+        partition = records_partition(job.workspace, job.job)
         fetched_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         items: dict[str, dict[str, Any]] = {}  # by key: a key twice on a page is one upsert
         skipped: list[tuple[str, str]] = []
@@ -157,7 +164,7 @@ class RecordMapper:
                 skipped.append((f"page {page_number} record {index}", problem))
                 continue
             values = self.fields.map(record).values if self.fields else record
-            items[key] = {**values, "pk": job.job, "sk": key}
+            items[key] = {**values, "pk": partition, "sk": key}
             items[key]["_fetched_at"] = fetched_at
             items[key]["_run_id"] = self.run_id
             if job.incremental:

@@ -44,6 +44,7 @@ from apicall.core.models import Connection, FetchJob
 from apicall.core.observability import MetricUnit, logger, metrics
 from apicall.core.settings import get_settings
 from apicall.core.store import RecordsWriter, RunsStore, WriteReport, default_runs_store
+from apicall.core.workspaces import scoped
 from apicall.fetch.checkpoints import Checkpoints, LeaseLost, RunState, job_fingerprint, now_iso
 from apicall.fetch.pagination import (
     Page,
@@ -133,7 +134,9 @@ def run_fetch(
     never raised.
     """
     started = time.monotonic()
-    checkpoints = Checkpoints(runs or default_runs_store(), job.job, uuid.uuid4().hex)
+    checkpoints = Checkpoints(
+        runs or default_runs_store(), scoped(job.workspace, job.job), uuid.uuid4().hex
+    )
     budget = Budget(context, DEFAULT_RESERVE_MS if reserve_ms is None else reserve_ms)
     state = _state_to_run(job, checkpoints, run_id)
     if state is None:
@@ -217,12 +220,18 @@ class FetchRun:
     def _fetcher(self, connections: ConnectionLoader) -> PageFetcher:
         spec = self.job.request
         connection = (
-            connection_for(spec.connection, field="request.connection", loader=connections)
+            connection_for(
+                spec.connection,
+                field="request.connection",
+                loader=connections,
+                workspace=self.job.workspace,
+            )
             if spec.connection
             else Connection()
         )
         base = templating.render_request(spec, {}, None, connection if spec.connection else None)
-        http = client.client_for(connection, spec.connection, store=self.checkpoints.runs)
+        name = scoped(self.job.workspace, spec.connection) if spec.connection else None
+        http = client.client_for(connection, name, store=self.checkpoints.runs)
         self.secrets = http.secret_values(base.url)
         incremental = self.job.incremental
         if incremental and self.state.bookmark_sent is not None:

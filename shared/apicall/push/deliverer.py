@@ -45,12 +45,13 @@ from apicall.core.errors import (
     UpstreamStatusError,
     UpstreamTimeout,
 )
-from apicall.core.models import Connection, no_connection
+from apicall.core.models import Connection, PushMessage, no_connection
 from apicall.core.observability import MetricUnit, logger, metrics
 from apicall.core.redaction import safe_url
 from apicall.core.runtime import RUNTIME, Slot
 from apicall.core.settings import Settings, get_settings
 from apicall.core.store import RunsStore, default_runs_store
+from apicall.core.workspaces import DEFAULT_WORKSPACE, WORKSPACE_NAME, family_key, scoped
 from apicall.http import client
 from apicall.request import templating
 
@@ -119,6 +120,7 @@ class Attempt:
     """One receive of one message; RunsTable `push#<id>`, `attempt#<nnn>#<sqs message id>`."""
 
     message_id: str
+    workspace: str
     number: int
     outcome: str  # delivered | duplicate | failed | dead_lettered | rejected
     sqs_message_id: str
@@ -142,16 +144,23 @@ class Attempt:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
 
 
-def attempt_history(message_id: str, store: RunsStore | None = None) -> list[dict[str, Any]]:
+def attempt_history(
+    message_id: str, store: RunsStore | None = None, *, workspace: str = DEFAULT_WORKSPACE
+) -> list[dict[str, Any]]:
     """Every recorded attempt of a message, oldest first."""
     store = store or default_runs_store()
-    return store.query(f"push#{message_id}", sk_prefix="attempt#")
+    return store.query(push_key(workspace, message_id), sk_prefix="attempt#")
+
+
+def push_key(workspace: str, message_id: str) -> str:
+    """RunsTable's partition of a message's attempts (an id is free text: it may hold `#`)."""
+    return family_key("push", workspace, message_id)
 
 
 # --- the deliverer -------------------------------------------------------------------------------
 
 ConnectionLoader = Callable[[str], Connection]
-SecretReader = Callable[[str], str]
+SecretReader = Callable[[str, str], str]  # (name, workspace) -> the secret
 
 
 class Deliverer:
@@ -184,7 +193,7 @@ class Deliverer:
         self.store.table  # noqa: B018 - built now, before the worker threads share it
         self.connections = connections
         self.signing_secrets = signing_secrets or (
-            lambda name: read_signing_secret(name, self.settings)
+            lambda name, workspace: read_signing_secret(name, self.settings, workspace=workspace)
         )
         self.executor = ThreadPoolExecutor(self.settings.push_concurrency, "push")
         self._bounds: dict[str, threading.BoundedSemaphore] = {}
@@ -212,8 +221,10 @@ class Deliverer:
         """Deliver one record and record the attempt; never raises."""
         started = time.monotonic()
         receive_count = _receive_count(record)
+        message_id, workspace = _message_hints(record)
         attempt = Attempt(
-            message_id=_message_id_hint(record),
+            message_id=message_id,
+            workspace=workspace,
             number=receive_count + _attempts_before(record),
             outcome="failed",
             sqs_message_id=record.message_id,
@@ -241,12 +252,16 @@ class Deliverer:
     def _prepare(self, record: SQSRecord, attempt: Attempt) -> Prepared:
         message = parse_message(record.body)
         attempt.message_id, attempt.event = message.id, message.event
+        attempt.workspace = message.workspace
         target = message.target
         connection = no_connection()
         if target.connection:
             try:
                 connection = connection_for(
-                    target.connection, field="target.connection", loader=self.connections
+                    target.connection,
+                    field="target.connection",
+                    loader=self.connections,
+                    workspace=message.workspace,
                 )
             except SecretUnavailable:
                 raise  # the next attempt may read it
@@ -255,10 +270,11 @@ class Deliverer:
         request, body_text = build_request(message, connection if target.connection else None)
         attempt.url = safe_url(request.url)
         signer = None
-        http = client.client_for(connection, target.connection, store=self.store)
+        name = scoped(message.workspace, target.connection) if target.connection else None
+        http = client.client_for(connection, name, store=self.store)
         secrets = http.secret_values(request.url)
         if target.signing_secret:
-            key = self.signing_secrets(target.signing_secret)
+            key = self.signing_secrets(target.signing_secret, message.workspace)
             signer = webhook_signer(key, target.signing_secret)
             # A receiver holds the key too, with or without its prefix, and may echo it.
             secrets |= {key, key.removeprefix("whsec_")}
@@ -286,7 +302,7 @@ class Deliverer:
 
         try:
             result = self._send_once(
-                message={"id": prepared.message.id},
+                message={"id": _idempotency_id(prepared.message)},
                 prepared=prepared,
                 timeout_s=timeout_s,
                 receipt=(record.message_id, attempt.receive_count),
@@ -422,7 +438,7 @@ class Deliverer:
         logger.info("push attempt", extra=_log(attempt))
         try:
             self.store.put(
-                f"push#{attempt.message_id}",
+                push_key(attempt.workspace, attempt.message_id),
                 # The SQS message id keeps apart two copies of one id received as the same number.
                 f"attempt#{attempt.number:03d}#{attempt.sqs_message_id}",
                 attempt.to_item(),
@@ -441,16 +457,28 @@ class Deliverer:
         return self._queue_url
 
 
-def _message_id_hint(record: SQSRecord) -> str:
-    """The Push id if the body has one (even an invalid body), else the SQS message id."""
+def _message_hints(record: SQSRecord) -> tuple[str, str]:
+    """(id, workspace) of the Push message if the body has them (even an invalid body): the id,
+    else the SQS message id; the workspace, else the default one."""
     try:
-        value = json.loads(record.body).get("id")
+        body = json.loads(record.body)
+        value, workspace = body.get("id"), body.get("workspace", DEFAULT_WORKSPACE)
     except (ValueError, AttributeError, RecursionError):
-        value = None
+        value, workspace = None, DEFAULT_WORKSPACE
+    if not isinstance(workspace, str) or not WORKSPACE_NAME.match(workspace):
+        workspace = DEFAULT_WORKSPACE
     # The id becomes a RunsTable key: it must encode, and SQS could not have carried a NUL.
     if isinstance(value, str) and 0 < len(value) <= 256 and _sqs_text(value) == value:
-        return value
-    return f"sqs:{record.message_id}"
+        return value, workspace
+    return f"sqs:{record.message_id}", workspace
+
+
+def _idempotency_id(message: PushMessage) -> Any:
+    # Powertools hashes the JSON of this: a string in the default workspace (the key it always
+    # was), a list elsewhere, so no two workspaces' ids ever hash alike.
+    if message.workspace == DEFAULT_WORKSPACE:
+        return message.id
+    return [message.workspace, message.id]
 
 
 def _count(value: Any) -> int | None:

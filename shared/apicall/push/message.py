@@ -12,7 +12,7 @@ from urllib.parse import urlencode, urlsplit
 
 from pydantic import ValidationError
 
-from apicall.core.connections import check_name, read_secret
+from apicall.core.connections import check_name, read_workspace_secret
 from apicall.core.errors import (
     ConfigError,
     InvalidMessage,
@@ -22,6 +22,7 @@ from apicall.core.errors import (
 )
 from apicall.core.models import Connection, PushMessage, PushTarget, RequestSpec
 from apicall.core.settings import Settings, get_settings
+from apicall.core.workspaces import DEFAULT_WORKSPACE, scoped
 from apicall.http import client
 from apicall.request import templating
 
@@ -128,15 +129,19 @@ def signed_headers(
     return headers
 
 
-def read_signing_secret(name: str, settings: Settings | None = None) -> str:
-    """The `whsec_` key in the secret `<SIGNING_SECRETS_PREFIX><name>` (plain, or JSON `key`)."""
+def read_signing_secret(
+    name: str, settings: Settings | None = None, *, workspace: str = DEFAULT_WORKSPACE
+) -> str:
+    """The `whsec_` key in the secret `<SIGNING_SECRETS_PREFIX><workspace>/<name>` (plain, or
+    JSON `key`); a default-workspace key may also be where it was before workspaces."""
     settings = settings or get_settings()
     try:
         check_name(name)
     except ConfigError as exc:
         raise InvalidMessage(exc.message, field="target.signing_secret") from exc
-    raw = read_secret(
-        settings.signing_secrets_prefix + name,
+    raw = read_workspace_secret(
+        scoped(workspace, name),
+        prefix=settings.signing_secrets_prefix,
         what=f"signing secret '{name}'",
         field="target.signing_secret",
         not_found=InvalidMessage,

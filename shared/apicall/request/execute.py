@@ -33,6 +33,7 @@ from apicall.core.models import (
 )
 from apicall.core.observability import MetricUnit, logger, metrics
 from apicall.core.store import RunsStore, default_runs_store
+from apicall.core.workspaces import scoped
 from apicall.http import client
 from apicall.request import decoding, jsonpath, mapping, templating
 
@@ -99,12 +100,14 @@ def deadline_s(timeout_s: float, time_left_ms: TimeLeft | None) -> float:
     return min(timeout_s, left)
 
 
-def _history_scope(spec: RequestSpec, outgoing: client.OutgoingRequest | None) -> str:
-    if spec.connection:
-        return spec.connection
-    if outgoing is not None:
-        return urlsplit(outgoing.url).hostname or "unknown"
-    return "unknown"
+def _host(spec: RequestSpec, outgoing: client.OutgoingRequest | None) -> str | None:
+    return urlsplit(outgoing.url if outgoing else spec.url).hostname or None
+
+
+def new_run_id() -> str:
+    """32 hex digits, the first 12 the time in milliseconds: run ids sort by when they ran, so
+    a workspace's history is one ordered partition and one execution is found by its id."""
+    return f"{int(time.time() * 1000):012x}{uuid.uuid4().hex[:20]}"
 
 
 class Execution:
@@ -218,7 +221,7 @@ def execute(
     `time_left_ms` (a Lambda context's `get_remaining_time_in_millis`) caps the request's total
     deadline, so a slow API ends on the timeout route while there is time to answer.
     """
-    run = Execution(invocation, uuid.uuid4().hex)
+    run = Execution(invocation, new_run_id())
     store = store if store is not None else default_runs_store()
     outcome = _run(run, store, connections, retries, missing_values, fill_report, time_left_ms)
     if record_history:
@@ -238,9 +241,13 @@ def _run(
     spec = run.spec
     try:
         check_spec(spec)
+        workspace = run.invocation.workspace
         if spec.connection:
             run.connection = connection_for(
-                spec.connection, field="request.connection", loader=connections
+                spec.connection,
+                field="request.connection",
+                loader=connections,
+                workspace=workspace,
             )
         # Before the request exists, so a run out of time counts no attempt.
         timeout_s = deadline_s(spec.timeout_s or run.connection.timeout_s, time_left_ms)
@@ -252,7 +259,11 @@ def _run(
             missing=missing_values,
             report=fill_report,
         )
-        http = client.client_for(run.connection, spec.connection, store=store)
+        http = client.client_for(
+            run.connection,
+            scoped(workspace, spec.connection) if spec.connection else None,
+            store=store,
+        )
         policy = client.SendPolicy(
             timeout_s=timeout_s,
             retry=run.connection.retry if retries else None,
@@ -275,7 +286,7 @@ def failed_before_start(error: ConfigError, run_id: str | None = None) -> Outcom
         route="error",
         next="terminate",
         error=ErrorInfo(kind=error.kind, message=error.message, field=error.field),
-        run_id=run_id or uuid.uuid4().hex,
+        run_id=run_id or new_run_id(),
     )
 
 
@@ -292,6 +303,8 @@ def _record(run: Execution, outcome: Outcome, store: RunsStore) -> None:
     """Write the history item; a history failure is logged, never turned into a failed request."""
     outgoing = run.outgoing
     summary: dict[str, Any] = {
+        "connection": run.spec.connection,
+        "host": _host(run.spec, outgoing),
         "ok": outcome.ok,
         "status": outcome.status,
         "route": outcome.route,
@@ -309,7 +322,7 @@ def _record(run: Execution, outcome: Outcome, store: RunsStore) -> None:
     }
     try:
         store.put_execution(
-            _history_scope(run.spec, outgoing), run.run_id, redaction.redact(summary, run.secrets)
+            run.invocation.workspace, run.run_id, redaction.redact(summary, run.secrets)
         )
     except Exception as exc:  # history is best effort: the API call itself already happened
         logger.warning(
