@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from apicall.builder import consent, testapi
 from apicall.core import settings
+from apicall.core.catalog import default_catalog_store
 from apicall.core.errors import ApicallError, named_problems
 from apicall.core.observability import logger, metrics, tracer
 
@@ -36,7 +37,8 @@ ABSOLUTE_HTTP_URL = r"^https?://[^/]"
 
 _WHY = {
     400: "An OAuth provider or token endpoint refused (the message says why).",
-    404: "No connection, or no pending consent, of that name.",
+    404: "No connection, entity, execution, push, job or record of that name in the workspace.",
+    409: "A connection or entity of that name already exists in the workspace.",
     415: "The body is not declared as application/json.",
     422: "Invalid input; `fields` names every field at fault.",
 }
@@ -94,9 +96,21 @@ def _describe_self() -> None:
     app.enable_swagger(path=DOCS, compress=True)
 
 
+def _workspace() -> str:
+    """The caller's workspace, from its API key (API Gateway checked the key; a key with no
+    mapping in CatalogTable is the default workspace). Never from anything the caller sends."""
+    identity = app.current_event.raw_event["requestContext"]["identity"]
+    key_id = identity.get("apiKeyId")
+    return default_catalog_store().workspace_for_api_key(
+        key_id if isinstance(key_id, str) else None
+    )
+
+
 @app.post("/test", responses=_answers(testapi.TestAnswer, 404, 415, 422))
 def test(body: Annotated[testapi.TestRequestBody, Body()]) -> dict[str, Any]:
-    return testapi.run_test(body, time_left_ms=app.context.get("time_left_ms"))
+    return testapi.run_test(
+        body, time_left_ms=app.context.get("time_left_ms"), workspace=_workspace()
+    )
 
 
 @app.post("/schema", responses=_answers(testapi.SchemaAnswer, 415, 422))
@@ -106,7 +120,7 @@ def schema(body: Annotated[testapi.SchemaBody, Body()]) -> dict[str, Any]:
 
 @app.post("/discover", responses=_answers(testapi.DiscoverAnswer, 400, 404, 415, 422))
 def discover(body: Annotated[testapi.DiscoverBody, Body()]) -> dict[str, Any]:
-    return testapi.discover(body)
+    return testapi.discover(body, workspace=_workspace())
 
 
 @app.post("/curl", responses=_answers(testapi.CurlAnswer, 415, 422))
@@ -119,7 +133,7 @@ def oauth_authorize(
     connection: Annotated[str, Path(max_length=256, pattern=CONNECTION_SEGMENT)],
     redirect_uri: Annotated[str | None, Query(max_length=2048, pattern=ABSOLUTE_HTTP_URL)] = None,
 ) -> dict[str, Any]:
-    return consent.start(connection, redirect_uri=redirect_uri)
+    return consent.start(connection, redirect_uri=redirect_uri, workspace=_workspace())
 
 
 @app.get("/oauth/callback", responses=_answers(testapi.CallbackAnswer, 400, 404, 422))
@@ -129,6 +143,13 @@ def oauth_callback(
     error: Annotated[str | None, Query(max_length=512)] = None,
 ) -> dict[str, Any]:
     return consent.finish(state, code, error=error)
+
+
+# --- connections (builder/connections.py) -------------------------------------------------------
+
+# --- entities and preview (builder/entities.py) --------------------------------------------------
+
+# --- history, pushes, fetches and records (builder/history.py) -----------------------------------
 
 
 @app.get("/openapi.json", include_in_schema=False)

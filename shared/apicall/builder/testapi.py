@@ -548,6 +548,8 @@ def error_status(error: ApicallError) -> int:
     """The HTTP status of an error the test API answers with (never a 5xx: it is the input)."""
     if isinstance(error, ConnectionNotFound) or error.kind == "not_found":
         return 404
+    if error.kind == "exists":
+        return 409
     if isinstance(error, UnsupportedMediaType):
         return 415
     if isinstance(error, AuthError):
