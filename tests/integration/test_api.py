@@ -23,7 +23,7 @@ from tests.support.demo import EVENTS_DIR, demo_api, demo_connections, load_even
 
 pytestmark = pytest.mark.usefixtures("tables", "demo_connections")
 
-ROUTES = {
+TEST_ROUTES = {
     ("POST", "/test"),
     ("POST", "/schema"),
     ("POST", "/discover"),
@@ -33,6 +33,10 @@ ROUTES = {
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
 }
+CONNECTION_ROUTES: set[tuple[str, str]] = set()
+ENTITY_ROUTES: set[tuple[str, str]] = set()
+HISTORY_ROUTES: set[tuple[str, str]] = set()
+ROUTES = TEST_ROUTES | CONNECTION_ROUTES | ENTITY_ROUTES | HISTORY_ROUTES
 
 
 def call(event: dict[str, Any]) -> tuple[int, Any]:
