@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from apicall.builder import consent, testapi
+from apicall.builder import connections, consent, testapi
 from apicall.core import settings
 from apicall.core.catalog import default_catalog_store
 from apicall.core.errors import ApicallError, named_problems
@@ -146,6 +146,79 @@ def oauth_callback(
 
 
 # --- connections (builder/connections.py) -------------------------------------------------------
+
+# What apicall.core.store.encode_next makes: a list's `next`.
+CONNECTIONS_NEXT = r"^[A-Za-z0-9_-]+$"
+ConnectionName = Annotated[str, Path(max_length=256, pattern=CONNECTION_SEGMENT)]
+
+
+def _answered_with(status: int, answers: dict[int, OpenAPIResponse]) -> dict[int, OpenAPIResponse]:
+    """`answers` with its 200 made `status`: 201 (created) keeps the body, 204 has none."""
+    ok = answers.pop(200)
+    answers[status] = (
+        {**ok, "description": "Created"}
+        if status == 201
+        else {"description": "Deleted", "content": {}}
+    )
+    return dict(sorted(answers.items()))
+
+
+@app.post(
+    "/connections",
+    responses=_answered_with(201, _answers(connections.ConnectionView, 409, 415, 422)),
+)
+def create_connection(
+    body: Annotated[connections.ConnectionBody, Body()],
+) -> Response[dict[str, Any]]:
+    return Response(201, "application/json", connections.create(body, workspace=_workspace()))
+
+
+@app.get("/connections", responses=_answers(connections.ConnectionPage, 422))
+def list_connections(
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    next: Annotated[str | None, Query(max_length=4096, pattern=CONNECTIONS_NEXT)] = None,
+) -> dict[str, Any]:
+    return connections.list_page(workspace=_workspace(), limit=limit, next_token=next)
+
+
+@app.post("/connections/test", responses=_answers(connections.ConnectionTestAnswer, 409, 415, 422))
+def test_unsaved_connection(
+    body: Annotated[connections.UnsavedTestBody, Body()],
+) -> dict[str, Any]:
+    return connections.test_unsaved(
+        body, workspace=_workspace(), time_left_ms=app.context.get("time_left_ms")
+    )
+
+
+@app.get("/connections/<name>", responses=_answers(connections.ConnectionView, 404, 422))
+def get_connection(name: ConnectionName) -> dict[str, Any]:
+    return connections.get(name, workspace=_workspace())
+
+
+@app.put("/connections/<name>", responses=_answers(connections.ConnectionView, 404, 415, 422))
+def replace_connection(
+    name: ConnectionName, body: Annotated[connections.ConnectionChanges, Body()]
+) -> dict[str, Any]:
+    return connections.replace(name, body, workspace=_workspace())
+
+
+@app.delete("/connections/<name>", responses=_answered_with(204, _answers(dict, 404, 422)))
+def delete_connection(name: ConnectionName) -> Response[str]:
+    connections.delete(name, workspace=_workspace())
+    return Response(204, None, "")
+
+
+@app.post(
+    "/connections/<name>/test",
+    responses=_answers(connections.ConnectionTestAnswer, 404, 415, 422),
+)
+def test_connection(
+    name: ConnectionName, body: Annotated[connections.ConnectionTestBody, Body()]
+) -> dict[str, Any]:
+    return connections.test_saved(
+        name, body, workspace=_workspace(), time_left_ms=app.context.get("time_left_ms")
+    )
+
 
 # --- entities and preview (builder/entities.py) --------------------------------------------------
 

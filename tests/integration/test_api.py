@@ -33,7 +33,15 @@ TEST_ROUTES = {
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
 }
-CONNECTION_ROUTES: set[tuple[str, str]] = set()
+CONNECTION_ROUTES = {
+    ("POST", "/connections"),
+    ("GET", "/connections"),
+    ("GET", "/connections/{name}"),
+    ("PUT", "/connections/{name}"),
+    ("DELETE", "/connections/{name}"),
+    ("POST", "/connections/{name}/test"),
+    ("POST", "/connections/test"),
+}
 ENTITY_ROUTES: set[tuple[str, str]] = set()
 HISTORY_ROUTES: set[tuple[str, str]] = set()
 ROUTES = TEST_ROUTES | CONNECTION_ROUTES | ENTITY_ROUTES | HISTORY_ROUTES

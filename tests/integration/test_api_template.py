@@ -17,6 +17,13 @@ EXPECTED_OPERATIONS = {
     ("get", "/oauth/callback"),
     ("get", "/openapi.json"),
     ("get", "/docs"),
+    ("post", "/connections"),
+    ("get", "/connections"),
+    ("get", "/connections/{name}"),
+    ("put", "/connections/{name}"),
+    ("delete", "/connections/{name}"),
+    ("post", "/connections/{name}/test"),
+    ("post", "/connections/test"),
 }
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from apicall.core.errors import (
+    AlreadyExists,
     ConfigError,
     ConnectionNotFound,
     SecretUnavailable,
@@ -71,6 +72,91 @@ def update_connection(name: str, changes: Mapping[str, Any]) -> Connection:
     connection = _validate(name, merged)
     _write(name, merged)
     return connection
+
+
+def read_connection_data(name: str, *, fresh: bool = False) -> dict[str, Any]:
+    """The stored JSON object of connection `name` (`scoped(workspace, name)`), as written and
+    not validated: what the builder API shows (masked) and edits."""
+    return _read(name, fresh=fresh)
+
+
+def create_connection(name: str, data: Mapping[str, Any]) -> Connection:
+    """Validate `data` and store it as the new connection `name` at its workspace's place.
+
+    AlreadyExists (field `name`) when a secret holds that name there, or, in the default
+    workspace, at the place connections had before workspaces (a read would find that one).
+    """
+    connection = _validate(name, data)
+    legacy = _legacy_secret_name(name, get_settings().connections_prefix)
+    if legacy is not None and _secret_exists(legacy, name):
+        raise AlreadyExists(f"{_what(name)} already exists", field="name")
+    secret_id = secret_name(name)
+    try:
+        _secrets_provider().client.create_secret(
+            Name=secret_id,
+            SecretString=json.dumps(data),
+            Description="apicall connection",
+        )
+    except Exception as exc:
+        code = aws_error_code(exc)
+        if code == "ResourceExistsException":
+            raise AlreadyExists(f"{_what(name)} already exists", field="name") from exc
+        raise ConfigError(
+            f"{_what(name)} could not be created ({code or type(exc).__name__})", field="name"
+        ) from exc
+    _found_at.put((get_settings().connections_prefix, name), secret_id)
+    return connection
+
+
+def replace_connection(name: str, data: Mapping[str, Any]) -> Connection:
+    """Validate `data` and write it as connection `name`'s whole content, where it is stored;
+    ConnectionNotFound when no secret holds it (a replace never creates one)."""
+    connection = _validate(name, data)
+    _write(name, data)
+    return connection
+
+
+def delete_connection(name: str) -> bool:
+    """Delete every secret that holds connection `name` (its workspace's place and, in the
+    default workspace, its place from before workspaces, which a read would fall back to);
+    whether there was one.
+
+    At once, without a recovery window: a secret scheduled for deletion keeps its name taken
+    (CreateSecret refuses it for 7 to 30 days) and answers reads with an error other than "not
+    found", so a connection deleted and created again under the same name would fail in both.
+    """
+    prefix = get_settings().connections_prefix
+    client = _secrets_provider().client
+    deleted = False
+    for secret_id in filter(None, (secret_name(name, prefix), _legacy_secret_name(name, prefix))):
+        # A forced delete of a secret that does not exist succeeds: look first.
+        if not _secret_exists(secret_id, name):
+            continue
+        try:
+            client.delete_secret(SecretId=secret_id, ForceDeleteWithoutRecovery=True)
+        except Exception as exc:
+            code = aws_error_code(exc)
+            if code == "ResourceNotFoundException":
+                continue
+            raise ConfigError(
+                f"{_what(name)} could not be deleted ({code or type(exc).__name__})", field="name"
+            ) from exc
+        deleted = True
+        _forget_secret(secret_id)
+    return deleted
+
+
+def _secret_exists(secret_id: str, name: str) -> bool:
+    try:
+        _secrets_provider().client.describe_secret(SecretId=secret_id)
+    except Exception as exc:
+        code = aws_error_code(exc)
+        if code == "ResourceNotFoundException":
+            return False
+        raise SecretUnavailable(
+            f"{_what(name)} could not be looked up ({code or type(exc).__name__})", field="name"
+        ) from exc
+    return True
 
 
 def check_name(name: str) -> str:
@@ -233,6 +319,14 @@ def _write(name: str, data: Mapping[str, Any]) -> None:
         ) from exc
     # Re-read so this container's cached copy is the new value at once.
     parameters.get_secret(secret_id, force_fetch=True, max_age=get_settings().secrets_max_age_s)
+
+
+def _forget_secret(secret_id: str) -> None:
+    """Drop this container's cached copy of one secret (Powertools keys its cache by name
+    first), so a deleted connection is not served from memory."""
+    store = getattr(_secrets_provider(), "store", {})
+    for key in [key for key in store if key and key[0] == secret_id]:
+        store.pop(key, None)
 
 
 def _forget_secrets() -> None:

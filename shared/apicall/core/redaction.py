@@ -1,8 +1,13 @@
 """Keeping credentials out of everything apicall stores, logs or answers.
 
-`secret_values` lists a connection's credentials (plus the access tokens issued for it in this
-container); `redact` finds each of them in every encoding a value travels in; `redact_headers`
-masks credential-carrying headers; `safe_url` shows a URL without userinfo or query values.
+What in a connection is a credential is said once, here: the fields of `SECRET_FIELDS`, headers
+named in `SENSITIVE_HEADERS` (or carrying the connection's API key) and the userinfo of its
+`USERINFO_FIELDS`. `secret_values` lists those values (plus the access tokens issued for it in
+this container); `redact` finds each of them in every encoding a value travels in;
+`mask_connection` answers a connection's JSON with each credential as `***` and
+`restore_masked` puts the stored ones back where an edited copy still says `***`;
+`redact_headers` masks credential-carrying headers; `safe_url` shows a URL without userinfo or
+query values.
 """
 
 from __future__ import annotations
@@ -22,7 +27,6 @@ import httpx
 from apicall.core.models import (
     ApiKeyAuth,
     BasicAuth,
-    BearerAuth,
     Connection,
     OAuth2AuthorizationCode,
     OAuth2ClientCredentials,
@@ -79,6 +83,20 @@ SENSITIVE_HEADERS = frozenset(
     }
 )
 
+# Where a Connection keeps credentials, as paths into its JSON (attribute names are the same).
+# Each auth shape has the fields it has; a path a connection lacks is simply not there.
+SECRET_FIELDS: tuple[tuple[str, str], ...] = (
+    ("auth", "value"),  # api_key
+    ("auth", "password"),  # basic
+    ("auth", "token"),  # bearer
+    ("auth", "client_secret"),  # oauth2_*
+    ("auth", "refresh_token"),  # oauth2_authorization_code
+    ("client_cert", "key"),
+    ("client_cert", "password"),
+)
+# A connection's URLs whose userinfo (https://user:password@host) is a credential.
+USERINFO_FIELDS = ("base_url", "proxy")
+
 
 T = TypeVar("T")
 
@@ -119,39 +137,159 @@ def secret_header_names(connection: Connection) -> frozenset[str]:
     return frozenset()
 
 
+def _is_secret_header(name: str, api_key_header: str | None) -> bool:
+    """Whether a connection's own header `name` is a credential (`api_key_header`: the lowered
+    header name its api_key auth sends, if any)."""
+    lowered = name.lower()
+    return lowered in SENSITIVE_HEADERS or lowered == api_key_header
+
+
 def secret_values(connection: Connection, *, url: str | httpx.URL | None = None) -> set[str]:
     """Every credential of `connection`, and of `url`'s userinfo when the request URL has one.
 
     `redact` finds each value in every form it travels in, so only the plain values are listed
     here, plus the base64 `user:password` pairs that Basic authentication sends.
     """
-    auth = connection.auth
     values: set[str] = set()
-    if isinstance(auth, ApiKeyAuth):
-        values.add(auth.value)
-    elif isinstance(auth, BasicAuth):
-        values |= {auth.password, *_basic_pair(auth.username, auth.password)}
-    elif isinstance(auth, BearerAuth):
-        values.add(auth.token)
+    for owner, name in SECRET_FIELDS:
+        value = getattr(getattr(connection, owner, None), name, None)
+        if isinstance(value, str):
+            values.add(value)
+    auth = connection.auth
+    if isinstance(auth, BasicAuth):
+        values.update(_basic_pair(auth.username, auth.password))
     elif isinstance(auth, OAuth2ClientCredentials | OAuth2AuthorizationCode):
-        values.add(auth.client_secret)
         # Only the base64 form: the client id alone is not a secret.
         values.update(_basic_pair(auth.client_id, auth.client_secret)[1:])
-        if isinstance(auth, OAuth2AuthorizationCode) and auth.refresh_token:
-            values.add(auth.refresh_token)
         values.update(_issued.peek((auth.token_url, auth.client_id)) or ())
-    if connection.client_cert is not None:
-        values.add(connection.client_cert.key)
-        if connection.client_cert.password:
-            values.add(connection.client_cert.password)
     # Credentials put straight into the connection's headers, or into a URL's userinfo, which
     # httpx sends as Basic authentication.
-    values.update(v for k, v in connection.headers.items() if k.lower() in SENSITIVE_HEADERS)
+    api_key_header = next(iter(secret_header_names(connection)), None)
+    values.update(v for k, v in connection.headers.items() if _is_secret_header(k, api_key_header))
     for with_userinfo in (connection.base_url, url, connection.proxy):
         if with_userinfo is not None and "@" in str(with_userinfo):
             values.update(_userinfo_values(with_userinfo))
     values.discard("")
     return values
+
+
+# --- a connection's JSON as the builder API shows it ------------------------------------------
+
+
+def mask_connection(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A connection's JSON (as stored: it need not be valid) with every credential as `***`.
+
+    Every value at a `SECRET_FIELDS` path but null (null says "none set", which a builder may
+    show), the value of each credential header, and the password of a URL's userinfo (the user,
+    when a URL carries a token as its user alone). Everything else is kept as it is.
+    """
+    masked = dict(data)
+    for owner, name in SECRET_FIELDS:
+        part = masked.get(owner)
+        if isinstance(part, Mapping) and part.get(name) is not None:
+            masked[owner] = {**part, name: REDACTED}
+    headers = masked.get("headers")
+    if isinstance(headers, Mapping):
+        secret = _api_key_header(masked)
+        masked["headers"] = {
+            key: REDACTED if _is_secret_header(str(key), secret) else value
+            for key, value in headers.items()
+        }
+    for field in USERINFO_FIELDS:
+        url = masked.get(field)
+        if isinstance(url, str):
+            masked[field] = _mask_userinfo(url)
+    return masked
+
+
+def restore_masked(
+    edited: Mapping[str, Any], stored: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """`edited` with each `***` that `mask_connection` put at a credential's place replaced by
+    `stored`'s value there, and the paths (`auth.token`, `headers.Authorization`, `base_url`)
+    of the `***`s with nothing to stand for: the stored connection has no such credential, or
+    its auth is of another type, or the URL's user changed. A `***` anywhere else is a value.
+    """
+    restored = dict(edited)
+    missing: list[str] = []
+    for owner, name in SECRET_FIELDS:
+        part = restored.get(owner)
+        if not isinstance(part, Mapping) or part.get(name) != REDACTED:
+            continue
+        kept = stored.get(owner)
+        same_shape = isinstance(kept, Mapping) and (
+            owner != "auth" or kept.get("type") == part.get("type")
+        )
+        if same_shape and isinstance(kept, Mapping) and kept.get(name) is not None:
+            restored[owner] = {**part, name: kept[name]}
+        else:
+            missing.append(f"{owner}.{name}")
+    headers, kept_headers = restored.get("headers"), stored.get("headers")
+    if isinstance(headers, Mapping):
+        secret = _api_key_header(restored)
+        by_name = (
+            {str(key).lower(): value for key, value in kept_headers.items()}
+            if isinstance(kept_headers, Mapping)
+            else {}
+        )
+        new_headers = dict(headers)
+        for key, value in headers.items():
+            if value != REDACTED or not _is_secret_header(str(key), secret):
+                continue
+            if str(key).lower() in by_name:
+                new_headers[key] = by_name[str(key).lower()]
+            else:
+                missing.append(f"headers.{key}")
+        restored["headers"] = new_headers
+    for field in USERINFO_FIELDS:
+        url, kept_url = restored.get(field), stored.get(field)
+        if not isinstance(url, str):
+            continue
+        unmasked = _restore_userinfo(url, kept_url if isinstance(kept_url, str) else None)
+        if unmasked is None:
+            missing.append(field)
+        else:
+            restored[field] = unmasked
+    return restored, missing
+
+
+def _api_key_header(data: Mapping[str, Any]) -> str | None:
+    """The lowered header name an api_key auth in a connection's JSON sends its key in."""
+    auth = data.get("auth")
+    if not isinstance(auth, Mapping) or auth.get("type") != "api_key":
+        return None
+    location = auth.get("in", auth.get("location", "header"))
+    name = auth.get("name")
+    return name.lower() if location == "header" and isinstance(name, str) else None
+
+
+def _mask_userinfo(url: str) -> str:
+    match = _USERINFO.match(url)
+    if match is None:
+        return url
+    # Without a password the user is the credential (https://TOKEN@host, as secret_values reads
+    # it), and all of the userinfo is masked.
+    user, _, password = match.group(2).partition(":")
+    shown = f"{user}:{REDACTED}" if password else REDACTED
+    return url[: match.start(2)] + shown + url[match.end(2) :]
+
+
+def _restore_userinfo(url: str, stored: str | None) -> str | None:
+    """`url` with a masked userinfo put back from `stored`; None when there is nothing to put
+    back (no stored userinfo, or another user)."""
+    match = _USERINFO.match(url)
+    if match is None:
+        return url
+    user, colon, password = match.group(2).partition(":")
+    if (password if colon else user) != REDACTED:
+        return url
+    kept = _USERINFO.match(stored) if stored is not None else None
+    if kept is None:
+        return None
+    kept_user, kept_colon, _ = kept.group(2).partition(":")
+    if colon and (not kept_colon or kept_user != user):
+        return None
+    return url[: match.start(2)] + kept.group(2) + url[match.end(2) :]
 
 
 def _basic_pair(user: str, password: str) -> list[str]:

@@ -96,6 +96,12 @@ class TokenSource:
         self._refresh_token = getattr(connection.auth, "refresh_token", None)
 
     @property
+    def refresh_token(self) -> str | None:
+        """The refresh token this source uses now: the connection's, or the one the provider
+        rotated it to."""
+        return self._refresh_token
+
+    @property
     def store(self) -> RunsStore:
         if self._store is None:
             from apicall.core.store import default_runs_store
@@ -116,9 +122,20 @@ class TokenSource:
             if token is None:
                 token = self._from_endpoint()
                 self._save_to_table(token)
-            _tokens.put(self.key, token)
-            remember_issued_token(self.auth.token_url, self.auth.client_id, token.access_token)
-            return token
+            return self._keep(token)
+
+    def fetch_new(self) -> AccessToken:
+        """A token straight from the token endpoint, kept like any other: a connection test asks
+        the endpoint whether the credentials work now, not whether a token is still cached."""
+        with _locks.get(self.key, threading.Lock):
+            token = self._from_endpoint()
+            self._save_to_table(token)
+            return self._keep(token)
+
+    def _keep(self, token: AccessToken) -> AccessToken:
+        _tokens.put(self.key, token)
+        remember_issued_token(self.auth.token_url, self.auth.client_id, token.access_token)
+        return token
 
     def _from_memory(self, stale: str | None) -> AccessToken | None:
         token = _tokens.peek(self.key)

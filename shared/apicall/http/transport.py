@@ -249,13 +249,15 @@ def build_transport(connection: Connection) -> GuardedTransport:
     backend = GuardedBackend(guard_for(connection), check_addresses=connection.proxy is None)
     return GuardedTransport(
         backend,
-        ssl_context=_ssl_context(connection),
+        ssl_context=ssl_context(connection),
         proxy=connection.proxy,
         max_connections=connection.max_in_flight,
     )
 
 
-def _ssl_context(connection: Connection) -> ssl.SSLContext:
+def ssl_context(connection: Connection) -> ssl.SSLContext:
+    """The TLS settings `connection` asks for (verify_ssl, ca_bundle, client_cert): what its
+    transport uses, and what a connection test's TLS check shakes hands with."""
     if connection.verify_ssl:
         context = ssl.create_default_context(cafile=certifi.where())
         if connection.ca_bundle:
