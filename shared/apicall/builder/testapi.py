@@ -3,7 +3,8 @@ one mapping from an error to an HTTP answer.
 
 `POST /test` runs a request once without retries. Values the caller leaves out come from the last
 test of the same request (connection, method and url), remembered in RunsTable; the rest are sent
-empty, and the answer says which placeholder was filled how.
+empty, and the answer says which placeholder was filled how, and what was sent. `POST /preview`
+builds the same request the same way and sends nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -25,15 +26,29 @@ from apicall.core.errors import (
     AuthError,
     ConfigError,
     ConnectionNotFound,
+    EntityNotFound,
     InvalidRequest,
     field_path,
 )
-from apicall.core.models import Connection, Contract, FieldType, InvokeEvent, Outcome, RequestSpec
+from apicall.core.models import (
+    ApiKeyAuth,
+    Connection,
+    Contract,
+    FieldType,
+    InvokeEvent,
+    NoAuth,
+    Outcome,
+    RequestSpec,
+    no_connection,
+)
 from apicall.core.observability import logger
 from apicall.core.settings import get_settings
 from apicall.core.store import RunsStore, default_runs_store
 from apicall.core.workspaces import DEFAULT_WORKSPACE, scoped
 from apicall.request import schema, templating
+
+if TYPE_CHECKING:
+    from apicall.http.client import OutgoingRequest
 
 ConnectionLoader = Callable[[str], Connection]
 
@@ -288,6 +303,14 @@ class TestRequestBody(Contract):
     remember: bool = True
 
 
+class PreviewBody(Contract):
+    """`POST /preview`: what `POST /test` takes; nothing is sent and nothing remembered."""
+
+    request: RequestSpec
+    values: dict[str, Any] = Field(default_factory=dict)
+    record: dict[str, Any] | None = None
+
+
 class SchemaBody(Contract):
     """`POST /schema`: a response sample and where its records are."""
 
@@ -332,6 +355,11 @@ class DiscoverBody(Contract):
     path_prefix: str | None = Field(None, min_length=1, max_length=2048)
     detail: Literal["auto", "compact", "full"] = "auto"
     next: str | None = Field(None, max_length=32, description="the `next` of a truncated answer")
+    save: bool = Field(
+        False,
+        description="save every chosen entity (not only this page's, at most 200) as an entity "
+        "of `connection` in the caller's workspace",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> DiscoverBody:
@@ -387,13 +415,49 @@ class SchemaAnswer(Contract):
     fields: list[InferredField]
 
 
+FillSource = Literal["given", "remembered", "empty"]
+
+
+class SentRequest(Contract):
+    """A request as built to be sent; every credential of the connection `***`."""
+
+    method: str
+    url: str = Field(description="the query included; an API key sent in the query as ***")
+    headers: dict[str, str] = Field(
+        description="as sent: the client's own, the request's, the body's, and the credential "
+        "the connection's auth adds (as ***)"
+    )
+    body: Any = Field(
+        description="a JSON body's value; any other as the text sent (binary content as "
+        "`<N bytes>`); null without a body"
+    )
+
+
 class TestAnswer(Outcome):
-    """The Outcome of the try, with how each placeholder was filled and the inferred fields."""
+    """The Outcome of the try, with how each placeholder was filled, the inferred fields and the
+    request sent."""
 
     __test__ = False  # not a pytest test class
 
-    placeholders: dict[str, Literal["given", "remembered", "empty"]]
+    placeholders: dict[str, FillSource]
     inferred: list[InferredField] | None = Field(alias="schema")
+    sent: SentRequest | None = Field(description="null when the request could not be built")
+
+
+class PlaceholderUse(Contract):
+    name: str
+    where: str = Field(
+        description="where its value goes: url, path_params.id, query.page, headers.X-Id, "
+        "body, body.customer.id"
+    )
+    value: Any = Field(None, description="left out when the placeholder is sent empty")
+    source: FillSource
+
+
+class PreviewAnswer(SentRequest):
+    """The request `POST /test` would send, and each placeholder use."""
+
+    placeholders: list[PlaceholderUse]
 
 
 class CurlAnswer(Contract):
@@ -415,6 +479,9 @@ class DiscoverAnswer(BaseModel):
     title: str | None
     base_url: str | None
     entities: list[dict[str, Any]]
+    saved: list[str] | None = Field(
+        None, description='with "save": the names of the entities saved, in the entity alphabet'
+    )
 
 
 class AuthorizeAnswer(Contract):
@@ -470,26 +537,27 @@ def run_test(
     time_left_ms: Callable[[], int] | None = None,
     workspace: str = DEFAULT_WORKSPACE,
 ) -> dict[str, Any]:
-    """The Outcome of one try, plus `schema` (inferred fields) and `placeholders` (how filled).
+    """The Outcome of one try, plus `schema` (inferred fields), `placeholders` (how filled) and
+    `sent` (the request as sent, as `preview` shows it).
 
-    An unknown connection raises ConnectionNotFound (the caller answers 404); everything that
-    happens upstream is in the Outcome. `time_left_ms` caps the request's deadline (see
-    `answer_time_left`).
+    An unknown connection or entity raises ConnectionNotFound or EntityNotFound (the caller
+    answers 404); everything that happens upstream is in the Outcome. `time_left_ms` caps the
+    request's deadline (see `answer_time_left`).
     """
+    from apicall.request import entities
     from apicall.request.execute import execute
 
     store = store if store is not None else default_runs_store()
-    spec = body.request
-    loader = connections
-    if spec.connection:
-        connection = connections(scoped(workspace, spec.connection))
+    connection = _connection(body.request, connections, workspace)
+    spec = entities.resolve(body.request, workspace)
 
-        def loader(_name: str) -> Connection:
-            return connection
+    def loader(name: str) -> Connection:
+        return connection if connection is not None else connections(name)
 
     key = request_key(spec, workspace)
     remembered = _remembered(store, key)
     values = deep_merge(remembered, body.values)
+    sent: list[OutgoingRequest] = []
     outcome = execute(
         InvokeEvent(request=spec, values=values, record=body.record, workspace=workspace),
         store=store,
@@ -498,13 +566,127 @@ def run_test(
         missing_values="empty",
         fill_report={},
         time_left_ms=time_left_ms,
+        sent=sent,
     )
     answer = outcome.model_dump(mode="json")
     answer["placeholders"] = _fill_sources(spec, body.values, remembered)
+    answer["sent"] = request_view(sent[0], connection) if sent else None
     answer["schema"] = _schema(outcome.body, spec, answer["warnings"]) if outcome.ok else None
     if body.remember and values:
         _remember(store, key, values, answer["warnings"])
     return answer
+
+
+def preview(
+    body: PreviewBody,
+    *,
+    store: RunsStore | None = None,
+    connections: ConnectionLoader = load_connection,
+    workspace: str = DEFAULT_WORKSPACE,
+) -> dict[str, Any]:
+    """The request `run_test` would send for `body`, built the same way (remembered values,
+    placeholders sent empty) and not sent: `method`, `url`, `headers`, `body` as `request_view`
+    shows them, and `placeholders`, one per use: `name`, `where`, `value` (unless empty) and
+    `source` (`given`, `remembered`, `empty`).
+
+    An unknown connection or entity raises ConnectionNotFound or EntityNotFound (404); a spec,
+    values or record the request cannot be built from raises a ConfigError naming the field.
+    """
+    from apicall.core import redaction
+    from apicall.request import entities
+    from apicall.request.execute import check_spec
+
+    store = store if store is not None else default_runs_store()
+    connection = _connection(body.request, connections, workspace)
+    spec = entities.resolve(body.request, workspace)
+    check_spec(spec)
+    remembered = _remembered(store, request_key(spec, workspace))
+    values = deep_merge(remembered, body.values)
+    outgoing = templating.render_request(spec, values, body.record, connection, missing="empty")
+    answer = request_view(outgoing, connection)
+    hidden = {name.lower() for name in redaction.SENSITIVE_HEADERS}
+    if connection is not None:
+        hidden |= redaction.secret_header_names(connection)
+    uses: list[dict[str, Any]] = []
+    for name, where in templating.placeholder_uses(spec):
+        use: dict[str, Any] = {"name": name, "where": where}
+        found, value = templating.value_of(values, name)
+        if found:
+            header = where.partition(".")[2].lower() if where.startswith("headers.") else None
+            use["value"] = redaction.REDACTED if header in hidden else value
+        use["source"] = _fill_source(name, body.values, remembered)
+        uses.append(use)
+    answer["placeholders"] = uses
+    return redaction.redact(answer, _secrets(outgoing, connection))
+
+
+# Shown in full up to this size: a preview is read by a person, and the answer must stay far
+# below Lambda's 6 MB.
+MAX_SHOWN_BODY_CHARS = 64 * 1024
+# What httpx.Client sends with every request beside the client's own headers (http.client).
+_HTTPX_HEADERS = {"Accept": "*/*", "Connection": "keep-alive"}
+
+
+def request_view(outgoing: OutgoingRequest, connection: Connection | None) -> dict[str, Any]:
+    """`outgoing` as the builder shows what is sent: `method`; `url` with its query; `headers`
+    as httpx sends them (the client's own, Host, the body's Content-Type and Content-Length)
+    plus the header or query parameter the connection's auth adds, as `***`; and `body` (see
+    SentRequest). Every credential of the connection is `***` wherever it appears."""
+    import httpx
+
+    from apicall.core import redaction
+    from apicall.http import client
+
+    url = str(client.request_url(outgoing))
+    headers = {**_HTTPX_HEADERS, **client.DEFAULT_HEADERS}
+    for name, value in outgoing.headers.items():
+        templating.set_header(headers, name, value)  # a spec's Accept replaces httpx's
+    auth = connection.auth if connection is not None else NoAuth()
+    if isinstance(auth, ApiKeyAuth) and auth.location == "query":
+        url = _with_masked_param(url, auth.name)
+    elif isinstance(auth, ApiKeyAuth):
+        templating.set_header(headers, auth.name, redaction.REDACTED)
+    elif not isinstance(auth, NoAuth):
+        templating.set_header(headers, "Authorization", redaction.REDACTED)
+    built = httpx.Request(outgoing.method, url, headers=headers, **client.httpx_body(outgoing))
+    shown = {name.decode("latin-1"): value.decode("latin-1") for name, value in built.headers.raw}
+    also = redaction.secret_header_names(connection) if connection is not None else frozenset()
+    view = {
+        "method": outgoing.method,
+        "url": url,
+        "headers": redaction.redact_headers(shown, also=also),
+        "body": _body_view(outgoing, built.read()),
+    }
+    return redaction.redact(view, _secrets(outgoing, connection))
+
+
+def _secrets(outgoing: OutgoingRequest, connection: Connection | None) -> set[str]:
+    """The connection's credentials, and those of a URL's userinfo (httpx sends them)."""
+    from apicall.core import redaction
+
+    return redaction.secret_values(connection or no_connection(), url=outgoing.url)
+
+
+def _with_masked_param(url: str, name: str) -> str:
+    from urllib.parse import quote_plus
+
+    head, hash_sign, fragment = url.partition("#")
+    joiner = "&" if "?" in head else "?"
+    return f"{head}{joiner}{quote_plus(name)}=***{hash_sign}{fragment}"
+
+
+def _body_view(outgoing: OutgoingRequest, content: bytes) -> Any:
+    if outgoing.json is not None:
+        return outgoing.json
+    if not content:
+        return None
+    try:
+        text = content.decode()
+    except UnicodeDecodeError:
+        return f"<{len(content)} bytes>"
+    if len(text) > MAX_SHOWN_BODY_CHARS:
+        return f"{text[:MAX_SHOWN_BODY_CHARS]}... ({len(content)} bytes in all)"
+    return text
 
 
 def infer_schema(body: SchemaBody) -> dict[str, Any]:
@@ -518,24 +700,60 @@ def discover(
     connections: ConnectionLoader = load_connection,
     workspace: str = DEFAULT_WORKSPACE,
 ) -> dict[str, Any]:
+    """The document's entities (apicall.builder.discover); with `save`, every chosen entity is
+    also saved under `connection` in `workspace` and `saved` lists the names."""
     from apicall.builder import discover as discovery
 
+    if body.save and body.connection is None:
+        raise InvalidRequest(
+            "save: name the connection the entities are saved under", field="connection"
+        )
     name = scoped(workspace, body.connection) if body.connection else None
     connection = connections(name) if name else None
     if body.url is not None:
         document = discovery.fetch_document(body.url, connection, name)
     else:
         document = discovery.load_document(body.openapi)
-    return discovery.discover(
-        document,
-        connection=body.connection,
-        entities=body.entities,
-        operation_ids=body.operation_ids,
-        tag=body.tag,
-        path_prefix=body.path_prefix,
-        detail=body.detail,
-        cursor=body.next,
-    )
+    choice: dict[str, Any] = {
+        "connection": body.connection,
+        "entities": body.entities,
+        "operation_ids": body.operation_ids,
+        "tag": body.tag,
+        "path_prefix": body.path_prefix,
+    }
+    answer = discovery.discover(document, **choice, detail=body.detail, cursor=body.next)
+    if body.save and body.connection is not None:
+        _save_discovered(answer, document, choice, body, workspace)
+    return answer
+
+
+def _save_discovered(
+    answer: dict[str, Any],
+    document: dict[str, Any],
+    choice: dict[str, Any],
+    body: DiscoverBody,
+    workspace: str,
+) -> None:
+    from apicall.builder import discover as discovery
+    from apicall.builder import entities
+
+    entities.check_save_count(answer["total"])  # before every chosen one is built in full
+    whole = answer["detail"] == "full" and body.next is None and not answer["truncated"]
+    if not whole:  # every chosen entity in full, whatever this page shows
+        answer_in_full = discovery.discover(
+            document, **choice, detail="full", max_bytes=SAVE_BUDGET_BYTES
+        )
+        found = answer_in_full["entities"]
+    else:
+        found = answer["entities"]
+    saved, warnings = entities.save_discovered(workspace, str(body.connection), found)
+    answer["saved"] = saved
+    answer["warnings"] = [*answer["warnings"], *warnings]
+
+
+# Room for every entity /discover may save (entities.MAX_SAVED_ENTITIES) in full; only built, never
+# answered.
+SAVE_BUDGET_BYTES = 256 * 1024 * 1024
 
 
 def import_curl(body: CurlBody) -> dict[str, Any]:
@@ -546,7 +764,7 @@ def import_curl(body: CurlBody) -> dict[str, Any]:
 
 def error_status(error: ApicallError) -> int:
     """The HTTP status of an error the test API answers with (never a 5xx: it is the input)."""
-    if isinstance(error, ConnectionNotFound) or error.kind == "not_found":
+    if isinstance(error, ConnectionNotFound | EntityNotFound) or error.kind == "not_found":
         return 404
     if error.kind == "exists":
         return 409
@@ -562,7 +780,7 @@ def error_body(kind: str, message: str, fields: list[str]) -> dict[str, Any]:
 
 
 def error_answer(error: ApicallError) -> tuple[int, dict[str, Any]]:
-    kind = "not_found" if isinstance(error, ConnectionNotFound) else error.kind
+    kind = "not_found" if isinstance(error, ConnectionNotFound | EntityNotFound) else error.kind
     return error_status(error), error_body(
         kind, error.message, [error.field] if error.field else []
     )
@@ -587,6 +805,13 @@ def _remember(store: RunsStore, key: str, values: dict[str, Any], warnings: list
         warnings.append("the values of this test could not be remembered")
 
 
+def _connection(
+    spec: RequestSpec, connections: ConnectionLoader, workspace: str
+) -> Connection | None:
+    """The spec's connection in the workspace (ConnectionNotFound when there is none)."""
+    return connections(scoped(workspace, spec.connection)) if spec.connection else None
+
+
 def _has_value(values: dict[str, Any], name: str) -> bool:
     report: dict[str, str] = {}
     templating.fill_text("{" + name + "}", values, field="values", missing="empty", report=report)
@@ -601,14 +826,13 @@ def _fill_sources(
         names = templating.placeholders(spec)
     except ApicallError:
         return {}  # a stray brace: the Outcome's error already names where
-    return {
-        name: "given"
-        if _has_value(given, name)
-        else "remembered"
-        if _has_value(remembered, name)
-        else "empty"
-        for name in names
-    }
+    return {name: _fill_source(name, given, remembered) for name in names}
+
+
+def _fill_source(name: str, given: dict[str, Any], remembered: dict[str, Any]) -> str:
+    if _has_value(given, name):
+        return "given"
+    return "remembered" if _has_value(remembered, name) else "empty"
 
 
 def _schema(body: Any, spec: RequestSpec, warnings: list[str]) -> list[dict[str, Any]] | None:

@@ -49,6 +49,11 @@ class ConnectionNotFound(ConfigError):
     """No secret holds a connection of that name."""
 
 
+class EntityNotFound(ConfigError):
+    """A RequestSpec names an entity its connection does not have: an `invalid_request` Outcome
+    naming `request.entity`, a 404 in the test API (as ConnectionNotFound)."""
+
+
 class SecretUnavailable(ConfigError):
     """A secret exists, or may, but could not be read now (throttled, access denied, an outage)."""
 

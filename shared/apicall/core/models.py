@@ -12,7 +12,16 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from apicall.core.workspaces import DEFAULT_WORKSPACE, WORKSPACE_PATTERN
 
@@ -311,12 +320,31 @@ class HttpCall(Contract):
 
     @model_validator(mode="after")
     def _absolute_url_without_connection(self) -> HttpCall:
-        if self.connection is None and not re.match(r"^https?://", self.url):
+        # An empty url is a RequestSpec's that names an entity (see RequestSpec._url_or_entity).
+        if self.connection is None and self.url and not re.match(r"^https?://", self.url):
             raise ValueError("url must be absolute (http or https) when no connection is given")
         return self
 
 
+# An entity's name: one URL path segment of letters, digits and `_-.` (no `..`), so it can be
+# addressed as /connections/{name}/entities/{entity} and never holds CatalogTable's `#`.
+ENTITY_PATTERN = r"^(\.?[A-Za-z0-9_-])+\.?$"
+MAX_ENTITY_CHARS = 256
+
+
 class RequestSpec(HttpCall):
+    # Not required when the spec names an entity: the entity's request has one.
+    url: str = Field(
+        "", min_length=1, description="required unless `entity` names a request that has one"
+    )
+    entity: str | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_ENTITY_CHARS,
+        pattern=ENTITY_PATTERN,
+        description="a saved request of `connection` (needs it) this spec starts from: the "
+        "fields given here replace the entity's",
+    )
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
     path_params: dict[str, Scalar] = Field(default_factory=dict)
     query: list[tuple[str, Scalar]] | dict[str, Scalar] = Field(default_factory=list)
@@ -329,6 +357,43 @@ class RequestSpec(HttpCall):
     routes: list[str] = Field(default_factory=list)
     follow_redirects: bool = True
     max_redirects: int = Field(5, ge=0, le=20)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _url_or_entity(cls, data: Any, handler: ModelWrapValidatorHandler[RequestSpec]) -> Any:
+        """`url` is required unless an entity is named, and an entity needs its connection: each
+        reported at its field, beside every other problem, as a missing field would be."""
+        problems: list[InitErrorDetails] = []
+        if isinstance(data, dict):
+            entity = data.get("entity")
+            if entity is None and "url" not in data:
+                problems.append({"type": "missing", "loc": ("url",), "input": data})
+            if entity is not None and data.get("connection") is None:
+                problems.append(
+                    {
+                        "type": PydanticCustomError(
+                            "entity_without_connection",
+                            "an entity is a saved request of a connection: name the connection",
+                        ),
+                        "loc": ("connection",),
+                        "input": data,
+                    }
+                )
+        try:
+            spec = handler(data)
+        except ValidationError as exc:
+            if not problems:
+                raise
+            try:
+                combined = ValidationError.from_exception_data(
+                    exc.title, [*_init_details(exc), *problems]
+                )
+            except KeyError:  # an error type pydantic-core cannot rebuild: report the others
+                raise exc from None
+            raise combined from None
+        if problems:
+            raise ValidationError.from_exception_data(cls.__name__, problems)
+        return spec
 
     @field_validator("routes")
     @classmethod
@@ -352,6 +417,21 @@ class RequestSpec(HttpCall):
 
     def query_pairs(self) -> list[tuple[str, Scalar]]:
         return list(self.query.items()) if isinstance(self.query, dict) else list(self.query)
+
+
+def _init_details(exc: ValidationError) -> list[InitErrorDetails]:
+    """`exc`'s errors as pydantic-core builds them, to raise them again beside others."""
+    details: list[InitErrorDetails] = []
+    for error in exc.errors(include_url=False):
+        detail: InitErrorDetails = {
+            "type": error["type"],
+            "loc": error["loc"],
+            "input": error["input"],
+        }
+        if "ctx" in error:
+            detail["ctx"] = error["ctx"]
+        details.append(detail)
+    return details
 
 
 # --- Outcome ------------------------------------------------------------------------------------

@@ -432,6 +432,11 @@ class _Exchange:
         )
 
 
+def request_url(request: OutgoingRequest) -> httpx.URL:
+    """The URL `request` is sent to: see `_target`."""
+    return _target(request)
+
+
 def _target(request: OutgoingRequest) -> httpx.URL:
     """The URL to send: `request.url` with `request.params` added to the query it already has.
 

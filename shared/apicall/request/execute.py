@@ -15,11 +15,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from apicall.core import redaction
+from apicall.core.catalog import CatalogStore
 from apicall.core.connections import connection_for, load_connection
 from apicall.core.errors import (
     ApicallError,
     CapacityExceeded,
     ConfigError,
+    InvalidRequest,
     UpstreamStatusError,
     UpstreamTimeout,
 )
@@ -35,7 +37,7 @@ from apicall.core.observability import MetricUnit, logger, metrics
 from apicall.core.store import RunsStore, default_runs_store
 from apicall.core.workspaces import scoped
 from apicall.http import client
-from apicall.request import decoding, jsonpath, mapping, templating
+from apicall.request import decoding, entities, jsonpath, mapping, templating
 
 ConnectionLoader = Callable[[str], Connection]
 
@@ -78,7 +80,16 @@ def _error_message(spec: RequestSpec, error: ApicallError, route: str) -> str:
 def check_spec(spec: RequestSpec) -> None:
     """Raise ConfigError naming the field for anything in `spec` that can be wrong before any
     value is known: a template or a JSONPath. A mistake found after sending is found too late: a
-    POST has already run on the server and its answer would be thrown away."""
+    POST has already run on the server and its answer would be thrown away.
+
+    A spec still naming an entity is refused: only the request function and the test API
+    resolve entities (`apicall.request.entities`), before this check."""
+    if spec.entity is not None:
+        raise InvalidRequest(
+            "request.entity: entities are resolved only by the request function and the test "
+            "API; give the request in full here",
+            field="request.entity",
+        )
     templating.placeholders(spec)
     response = spec.response
     if response.data_path is not None:
@@ -215,15 +226,24 @@ def execute(
     fill_report: dict[str, str] | None = None,
     record_history: bool = True,
     time_left_ms: TimeLeft | None = None,
+    catalog: CatalogStore | None = None,
+    sent: list[client.OutgoingRequest] | None = None,
 ) -> Outcome:
     """Run one request and answer its Outcome; never raises for bad input or a bad upstream.
 
     `time_left_ms` (a Lambda context's `get_remaining_time_in_millis`) caps the request's total
-    deadline, so a slow API ends on the timeout route while there is time to answer.
+    deadline, so a slow API ends on the timeout route while there is time to answer. A spec
+    naming an entity is resolved from `catalog` (default: the container's CatalogTable) in the
+    invocation's workspace. `sent`, if given, receives the request as built and handed to the
+    client (nothing when the spec and values could not make one).
     """
     run = Execution(invocation, new_run_id())
     store = store if store is not None else default_runs_store()
-    outcome = _run(run, store, connections, retries, missing_values, fill_report, time_left_ms)
+    outcome = _run(
+        run, store, connections, retries, missing_values, fill_report, time_left_ms, catalog
+    )
+    if sent is not None and run.outgoing is not None:
+        sent.append(run.outgoing)
     if record_history:
         _record(run, outcome, store)
     return outcome
@@ -237,11 +257,14 @@ def _run(
     missing_values: str,
     fill_report: dict[str, str] | None,
     time_left_ms: TimeLeft | None,
+    catalog: CatalogStore | None,
 ) -> Outcome:
     spec = run.spec
+    workspace = run.invocation.workspace
     try:
+        if spec.entity is not None:
+            spec = run.spec = entities.resolve(spec, workspace, catalog=catalog)
         check_spec(spec)
-        workspace = run.invocation.workspace
         if spec.connection:
             run.connection = connection_for(
                 spec.connection,

@@ -312,55 +312,80 @@ def placeholders(spec: RequestSpec) -> list[str]:
     A url placeholder that names a path param is not a value; the placeholders inside that path
     param are. A stray brace is an InvalidRequest naming where it is.
     """
-    found: dict[str, None] = {}
+    return list(dict.fromkeys(name for name, _ in placeholder_uses(spec)))
+
+
+def placeholder_uses(spec: RequestSpec) -> list[tuple[str, str]]:
+    """(name, where) of every use of a placeholder, in order of appearance: where in the request
+    its value goes, as the builder shows it (`url`, `path_params.id`, `query.page`,
+    `headers.X-Id`, `body` for a whole raw or JSON body, `body.customer.id`, `body.items[0]`).
+
+    A stray brace is an InvalidRequest naming the spec field it is in.
+    """
+    uses: list[tuple[str, str]] = []
     for part in parse_template(spec.url, field="request.url"):
         if not isinstance(part, Placeholder):
             continue
-        if part.name in spec.path_params:
-            param = spec.path_params[part.name]
-            if isinstance(param, str):
-                _collect(param, f"request.path_params.{part.name}", found)
-        else:
-            found[part.name] = None
-    for index, (_key, value) in enumerate(spec.query_pairs()):
+        if part.name not in spec.path_params:
+            uses.append((part.name, "url"))
+        elif isinstance(param := spec.path_params[part.name], str):
+            where = f"path_params.{part.name}"
+            _collect(param, f"request.{where}", where, uses)
+    for index, (key, value) in enumerate(spec.query_pairs()):
         if isinstance(value, str):
-            _collect(value, f"request.query[{index}][1]", found)
+            _collect(value, f"request.query[{index}][1]", f"query.{key}", uses)
     for name, value in spec.headers.items():
-        _collect(value, f"request.headers.{name}", found)
-    for where, text in _body_templates(spec):
-        _collect(text, where, found)
-    return list(found)
+        _collect(value, f"request.headers.{name}", f"headers.{name}", uses)
+    for field, where, text in _body_templates(spec):
+        _collect(text, field, where, uses)
+    return uses
 
 
-def _collect(text: str, field: str, found: dict[str, None]) -> None:
+def _collect(text: str, field: str, where: str, uses: list[tuple[str, str]]) -> None:
     for part in parse_template(text, field=field):
         if isinstance(part, Placeholder):
-            found[part.name] = None
+            uses.append((part.name, where))
 
 
-def _json_strings(value: Any, field: str) -> list[tuple[str, str]]:
+def _json_strings(value: Any, field: str, where: str) -> list[tuple[str, str, str]]:
+    """(field, where, text) of every string in a JSON body value."""
     if isinstance(value, str):
-        return [(field, value)]
+        return [(field, where, value)]
     if isinstance(value, dict):
-        return [pair for k, v in value.items() for pair in _json_strings(v, f"{field}.{k}")]
+        return [
+            found
+            for k, v in value.items()
+            for found in _json_strings(v, f"{field}.{k}", f"{where}.{k}")
+        ]
     if isinstance(value, list):
-        return [pair for i, v in enumerate(value) for pair in _json_strings(v, f"{field}[{i}]")]
+        return [
+            found
+            for i, v in enumerate(value)
+            for found in _json_strings(v, f"{field}[{i}]", f"{where}[{i}]")
+        ]
     return []
 
 
-def _body_templates(spec: RequestSpec) -> list[tuple[str, str]]:
+def _body_templates(spec: RequestSpec) -> list[tuple[str, str, str]]:
+    """(field, where, text) of every text of the body that may hold placeholders."""
     body = spec.body
     if isinstance(body, JsonBody):
-        return _json_strings(body.value, "request.body.value")
+        return _json_strings(body.value, "request.body.value", "body")
     if isinstance(body, FormBody | MultipartBody):
         return [
-            (f"request.body.fields.{key}", value)
+            (f"request.body.fields.{key}", f"body.{key}", value)
             for key, value in _pairs(body.fields)
             if isinstance(value, str)
         ]
     if isinstance(body, RawBody):
-        return [("request.body.content", body.content)]
+        return [("request.body.content", "body", body.content)]
     return []
+
+
+def value_of(values: dict[str, Any], name: str) -> tuple[bool, Any]:
+    """(found, value) of placeholder `name` (`customer.id`, `items[0]`) in `values`."""
+    value = _lookup(values, _parse_path(name))
+    return (False, None) if value is _ABSENT else (True, value)
 
 
 # --- The URL ------------------------------------------------------------------------------------
