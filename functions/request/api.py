@@ -17,10 +17,11 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from apicall.builder import connections, consent, testapi
+from apicall.builder import connections, consent, entities, testapi
 from apicall.core import settings
 from apicall.core.catalog import default_catalog_store
 from apicall.core.errors import ApicallError, named_problems
+from apicall.core.models import ENTITY_PATTERN, MAX_ENTITY_CHARS
 from apicall.core.observability import logger, metrics, tracer
 
 # A deployment without what this function needs fails here, naming the variable.
@@ -221,6 +222,62 @@ def test_connection(
 
 
 # --- entities and preview (builder/entities.py) --------------------------------------------------
+
+# What apicall.core.store.encode_next makes: a list's `next`.
+ENTITIES_NEXT = r"^[A-Za-z0-9_-]+$"
+# One path segment (apicall.core.models.ENTITY_PATTERN).
+EntityName = Annotated[str, Path(max_length=MAX_ENTITY_CHARS, pattern=ENTITY_PATTERN)]
+
+
+@app.post(
+    "/connections/<name>/entities",
+    responses=_answered_with(201, _answers(entities.EntityAnswer, 404, 409, 415, 422)),
+)
+def create_entity(
+    name: ConnectionName, body: Annotated[entities.EntityBody, Body()]
+) -> Response[dict[str, Any]]:
+    return Response(201, "application/json", entities.create(_workspace(), name, body))
+
+
+@app.get("/connections/<name>/entities", responses=_answers(entities.EntityPage, 404, 422))
+def list_entities(
+    name: ConnectionName,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    next: Annotated[str | None, Query(max_length=4096, pattern=ENTITIES_NEXT)] = None,
+) -> dict[str, Any]:
+    return entities.list_page(_workspace(), name, limit=limit, next_token=next)
+
+
+@app.get(
+    "/connections/<name>/entities/<entity>", responses=_answers(entities.EntityAnswer, 404, 422)
+)
+def get_entity(name: ConnectionName, entity: EntityName) -> dict[str, Any]:
+    return entities.get(_workspace(), name, entity)
+
+
+@app.put(
+    "/connections/<name>/entities/<entity>",
+    responses=_answers(entities.EntityAnswer, 404, 415, 422),
+)
+def update_entity(
+    name: ConnectionName, entity: EntityName, body: Annotated[entities.EntityChanges, Body()]
+) -> dict[str, Any]:
+    return entities.update(_workspace(), name, entity, body)
+
+
+@app.delete(
+    "/connections/<name>/entities/<entity>",
+    responses=_answered_with(204, _answers(dict, 404, 422)),
+)
+def delete_entity(name: ConnectionName, entity: EntityName) -> Response[str]:
+    entities.delete(_workspace(), name, entity)
+    return Response(204, None, "")
+
+
+@app.post("/preview", responses=_answers(testapi.PreviewAnswer, 404, 415, 422))
+def preview(body: Annotated[testapi.PreviewBody, Body()]) -> dict[str, Any]:
+    return testapi.preview(body, workspace=_workspace())
+
 
 # --- history, pushes, fetches and records (builder/history.py) -----------------------------------
 

@@ -42,7 +42,14 @@ CONNECTION_ROUTES = {
     ("POST", "/connections/{name}/test"),
     ("POST", "/connections/test"),
 }
-ENTITY_ROUTES: set[tuple[str, str]] = set()
+ENTITY_ROUTES = {
+    ("POST", "/connections/{name}/entities"),
+    ("GET", "/connections/{name}/entities"),
+    ("GET", "/connections/{name}/entities/{entity}"),
+    ("PUT", "/connections/{name}/entities/{entity}"),
+    ("DELETE", "/connections/{name}/entities/{entity}"),
+    ("POST", "/preview"),
+}
 HISTORY_ROUTES: set[tuple[str, str]] = set()
 ROUTES = TEST_ROUTES | CONNECTION_ROUTES | ENTITY_ROUTES | HISTORY_ROUTES
 

@@ -45,6 +45,12 @@ CONFIG = """
 include-path-regex = "^/(test|discover|curl)$"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "404", "422"]
 
+# Entities of a generated connection name: no such connection (404), or a RequestSpec that is
+# valid by the schema but not by its grammar (422); the name of one just created (409).
+[[operations]]
+include-path-regex = "^/(preview|connections/[^/]+/entities)"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "404", "409", "422"]
+
 # Connections of a generated name: none stored (404), one just created (409), a name the API
 # reserves or a `***` with no stored credential behind it (422), a `next` it did not give (422).
 # A test of a generated connection answers 200 whatever happens upstream.
@@ -189,6 +195,12 @@ EXPECTED_STATUSES = {
     ("delete", "/connections/{name}"): {"204", "403", "404", "422", "429"},
     ("post", "/connections/{name}/test"): {"200", "403", "404", "415", "422", "429"},
     ("post", "/connections/test"): {"200", "403", "409", "415", "422", "429"},
+    ("post", "/preview"): {"200", "403", "404", "415", "422", "429"},
+    ("post", "/connections/{name}/entities"): {"201", "403", "404", "409", "415", "422", "429"},
+    ("get", "/connections/{name}/entities"): {"200", "403", "404", "422", "429"},
+    ("get", "/connections/{name}/entities/{entity}"): {"200", "403", "404", "422", "429"},
+    ("put", "/connections/{name}/entities/{entity}"): {"200", "403", "404", "415", "422", "429"},
+    ("delete", "/connections/{name}/entities/{entity}"): {"204", "403", "404", "422", "429"},
 }
 
 

@@ -24,6 +24,12 @@ EXPECTED_OPERATIONS = {
     ("delete", "/connections/{name}"),
     ("post", "/connections/{name}/test"),
     ("post", "/connections/test"),
+    ("post", "/preview"),
+    ("post", "/connections/{name}/entities"),
+    ("get", "/connections/{name}/entities"),
+    ("get", "/connections/{name}/entities/{entity}"),
+    ("put", "/connections/{name}/entities/{entity}"),
+    ("delete", "/connections/{name}/entities/{entity}"),
 }
 
 
