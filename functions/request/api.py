@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from apicall.builder import connections, consent, entities, testapi
+from apicall.builder import connections, consent, entities, history, testapi
 from apicall.core import settings
 from apicall.core.catalog import default_catalog_store
 from apicall.core.errors import ApicallError, named_problems
@@ -280,6 +280,89 @@ def preview(body: Annotated[testapi.PreviewBody, Body()]) -> dict[str, Any]:
 
 
 # --- history, pushes, fetches and records (builder/history.py) -----------------------------------
+
+# A fetch job's name (FetchJob.job) and a run id (apicall.request.execute.new_run_id).
+JOB_NAME = r"^[A-Za-z0-9_.:-]+$"
+RUN_ID = r"^[0-9a-f]{32}$"
+# What apicall.core.store.encode_next makes.
+NEXT_TOKEN = r"^[A-Za-z0-9_-]+$"
+# An RFC 3339 date-time, its offset optional (then UTC).
+DATE_TIME = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?$"
+
+
+def _accepted(ok: type, *refusals: int) -> dict[int, OpenAPIResponse]:
+    """A route that answers 202: the work is queued."""
+    answers = _answers(ok, *refusals)
+    answers[202] = {**answers.pop(200), "description": "Accepted: queued"}
+    return dict(sorted(answers.items()))
+
+
+@app.get("/history", responses=_answers(history.HistoryPage, 422))
+def list_history(
+    connection: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+    route: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    since: Annotated[str | None, Query(pattern=DATE_TIME, description="inclusive")] = None,
+    until: Annotated[str | None, Query(pattern=DATE_TIME, description="inclusive")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    next: Annotated[str | None, Query(max_length=4096, pattern=NEXT_TOKEN)] = None,
+) -> dict[str, Any]:
+    return history.list_history(
+        _workspace(),
+        connection=connection,
+        route=route,
+        since=since,
+        until=until,
+        limit=limit,
+        next_token=next,
+    )
+
+
+@app.get("/history/<run_id>", responses=_answers(history.Execution, 404, 422))
+def get_execution(run_id: Annotated[str, Path(pattern=RUN_ID)]) -> dict[str, Any]:
+    return history.execution(_workspace(), run_id)
+
+
+# `id`, as the Push message names it (a builtin's name, shadowed in these two routes only).
+@app.get("/pushes/<id>", responses=_answers(history.PushView, 404, 422))
+def get_push(id: Annotated[str, Path(min_length=1, max_length=256)]) -> dict[str, Any]:
+    return history.push_status(_workspace(), id)
+
+
+@app.post("/pushes/<id>/replay", responses=_accepted(history.ReplayAnswer, 404, 422))
+def replay_push(id: Annotated[str, Path(min_length=1, max_length=256)]) -> Response[dict[str, Any]]:
+    answer = history.replay_push(_workspace(), id, time_left_ms=app.context.get("time_left_ms"))
+    return Response(202, "application/json", answer)
+
+
+@app.get("/fetches/<job>", responses=_answers(history.FetchView, 404, 422))
+def get_fetch(job: Annotated[str, Path(max_length=200, pattern=JOB_NAME)]) -> dict[str, Any]:
+    return history.fetch_status(_workspace(), job)
+
+
+@app.post("/fetches/<job>/run", responses=_accepted(history.FetchRunAnswer, 404, 415, 422))
+def run_fetch(
+    job: Annotated[str, Path(max_length=200, pattern=JOB_NAME)],
+    body: Annotated[history.FetchRunBody, Body()],
+) -> Response[dict[str, Any]]:
+    return Response(202, "application/json", history.run_fetch_now(_workspace(), job, body))
+
+
+# 404 here too: a job segment with a character no route takes matches no route.
+@app.get("/records/<job>", responses=_answers(history.RecordsPage, 404, 422))
+def list_records(
+    job: Annotated[str, Path(max_length=200, pattern=JOB_NAME)],
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    next: Annotated[str | None, Query(max_length=4096, pattern=NEXT_TOKEN)] = None,
+) -> dict[str, Any]:
+    return history.list_records(_workspace(), job, limit=limit, next_token=next)
+
+
+@app.get("/records/<job>/<key>", responses=_answers(history.StoredRecord, 404, 422))
+def get_record(
+    job: Annotated[str, Path(max_length=200, pattern=JOB_NAME)],
+    key: Annotated[str, Path(min_length=1, max_length=1024)],
+) -> dict[str, Any]:
+    return history.record(_workspace(), job, key)
 
 
 @app.get("/openapi.json", include_in_schema=False)

@@ -50,7 +50,16 @@ ENTITY_ROUTES = {
     ("DELETE", "/connections/{name}/entities/{entity}"),
     ("POST", "/preview"),
 }
-HISTORY_ROUTES: set[tuple[str, str]] = set()
+HISTORY_ROUTES = {
+    ("GET", "/history"),
+    ("GET", "/history/{run_id}"),
+    ("GET", "/pushes/{id}"),
+    ("POST", "/pushes/{id}/replay"),
+    ("GET", "/fetches/{job}"),
+    ("POST", "/fetches/{job}/run"),
+    ("GET", "/records/{job}"),
+    ("GET", "/records/{job}/{key}"),
+}
 ROUTES = TEST_ROUTES | CONNECTION_ROUTES | ENTITY_ROUTES | HISTORY_ROUTES
 
 

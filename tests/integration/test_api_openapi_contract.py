@@ -45,6 +45,12 @@ CONFIG = """
 include-path-regex = "^/(test|discover|curl)$"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "404", "422"]
 
+# A `next` token is opaque: one the API did not give is refused, naming it (422). A run's job
+# must be the one in its path. Nothing stored under a generated name is 404.
+[[operations]]
+include-path-regex = "^/(history|pushes|fetches|records)"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "404", "422"]
+
 # Entities of a generated connection name: no such connection (404), or a RequestSpec that is
 # valid by the schema but not by its grammar (422); the name of one just created (409).
 [[operations]]
@@ -195,6 +201,14 @@ EXPECTED_STATUSES = {
     ("delete", "/connections/{name}"): {"204", "403", "404", "422", "429"},
     ("post", "/connections/{name}/test"): {"200", "403", "404", "415", "422", "429"},
     ("post", "/connections/test"): {"200", "403", "409", "415", "422", "429"},
+    ("get", "/history"): {"200", "403", "422", "429"},
+    ("get", "/history/{run_id}"): {"200", "403", "404", "422", "429"},
+    ("get", "/pushes/{id}"): {"200", "403", "404", "422", "429"},
+    ("post", "/pushes/{id}/replay"): {"202", "403", "404", "422", "429"},
+    ("get", "/fetches/{job}"): {"200", "403", "404", "422", "429"},
+    ("post", "/fetches/{job}/run"): {"202", "403", "404", "415", "422", "429"},
+    ("get", "/records/{job}"): {"200", "403", "404", "422", "429"},
+    ("get", "/records/{job}/{key}"): {"200", "403", "404", "422", "429"},
     ("post", "/preview"): {"200", "403", "404", "415", "422", "429"},
     ("post", "/connections/{name}/entities"): {"201", "403", "404", "409", "415", "422", "429"},
     ("get", "/connections/{name}/entities"): {"200", "403", "404", "422", "429"},

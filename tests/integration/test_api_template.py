@@ -30,6 +30,14 @@ EXPECTED_OPERATIONS = {
     ("get", "/connections/{name}/entities/{entity}"),
     ("put", "/connections/{name}/entities/{entity}"),
     ("delete", "/connections/{name}/entities/{entity}"),
+    ("get", "/history"),
+    ("get", "/history/{run_id}"),
+    ("get", "/pushes/{id}"),
+    ("post", "/pushes/{id}/replay"),
+    ("get", "/fetches/{job}"),
+    ("post", "/fetches/{job}/run"),
+    ("get", "/records/{job}"),
+    ("get", "/records/{job}/{key}"),
 }
 
 

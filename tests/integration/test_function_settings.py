@@ -55,8 +55,11 @@ def test_every_function_of_the_deployed_stack_loads_with_the_environment_it_is_g
     [
         ("functions.request.app", "RUNS_TABLE"),
         ("functions.request.app", "CATALOG_TABLE"),
+        ("functions.request.app", "RECORDS_TABLE"),
         ("functions.request.api", "RUNS_TABLE"),
         ("functions.request.api", "CATALOG_TABLE"),
+        ("functions.request.api", "PUSH_DLQ_URL"),
+        ("functions.request.api", "FETCH_CONTINUATION_QUEUE_URL"),
         ("functions.push.app", "IDEMPOTENCY_TABLE"),
         ("functions.push.app", "PUSH_DLQ_URL"),
         ("functions.fetch.app", "RECORDS_TABLE"),

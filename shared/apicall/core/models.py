@@ -17,6 +17,8 @@ from pydantic import (
     ConfigDict,
     Field,
     ModelWrapValidatorHandler,
+    StrictInt,
+    StrictStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -580,4 +582,35 @@ class FetchJob(Contract):
     max_pages: int = Field(1000, ge=1, le=1_000_000)
     records: RecordsSpec
     incremental: Incremental | None = None
+    workspace: Workspace = DEFAULT_WORKSPACE
+
+
+# --- Lookup -------------------------------------------------------------------------------------
+
+# DynamoDB's limit for a sort key, which a record key is.
+MAX_RECORD_KEY_BYTES = 1024
+
+
+class RecordRef(Contract):
+    """One record a fetch job stored: the job's name and the record's key."""
+
+    job: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")
+    # A key is stored as text; a number is the key it was fetched as (42 is "42").
+    key: StrictStr | StrictInt
+
+    @field_validator("key")
+    @classmethod
+    def _storable_key(cls, key: str | int) -> str | int:
+        if (
+            isinstance(key, str)
+            and not 0 < len(key.encode(errors="replace")) <= MAX_RECORD_KEY_BYTES
+        ):
+            raise ValueError(f"give 1 to {MAX_RECORD_KEY_BYTES} bytes of text")
+        return key
+
+
+class LookupEvent(Contract):
+    """Direct invoke of the request function that reads one fetched record (reference data)."""
+
+    lookup: RecordRef
     workspace: Workspace = DEFAULT_WORKSPACE

@@ -67,15 +67,22 @@ class Settings(BaseModel):
 
 class RequestSettings(Settings):
     """The request function: history goes to RunsTable; a spec naming an entity is read from
-    CatalogTable."""
+    CatalogTable; a lookup reads a fetched record from RecordsTable."""
 
     runs_table: str = Field(alias="RUNS_TABLE", min_length=1)
     catalog_table: str = Field(alias="CATALOG_TABLE", min_length=1)
+    records_table: str = Field(alias="RECORDS_TABLE", min_length=1)
 
 
 class ApiSettings(RequestSettings):
     """The test API: history, remembered test values and OAuth consent state in RunsTable;
-    connections' metadata, entities and the API key -> workspace map in CatalogTable."""
+    connections' metadata, entities and the API key -> workspace map in CatalogTable; fetched
+    records; a dead letter replayed from the push DLQ to the push queue; a fetch run started
+    through the continuation queue."""
+
+    push_queue_url: str = Field(alias="PUSH_QUEUE_URL", min_length=1)
+    push_dlq_url: str = Field(alias="PUSH_DLQ_URL", min_length=1)
+    fetch_continuation_queue_url: str = Field(alias="FETCH_CONTINUATION_QUEUE_URL", min_length=1)
 
 
 class PushSettings(Settings):

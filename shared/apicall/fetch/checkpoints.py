@@ -11,7 +11,7 @@ from typing import Any
 
 from apicall.core.models import FetchJob
 from apicall.core.settings import get_settings
-from apicall.core.store import RunsStore, to_dynamo
+from apicall.core.store import RunsStore, from_dynamo, query_page, to_dynamo
 from apicall.fetch.pagination import (
     Position,
 )
@@ -119,6 +119,70 @@ class Checkpoints:
 
     def summary(self, run_id: str) -> dict[str, Any] | None:
         return self.runs.get(self.pk, f"run#{run_id}")
+
+
+# How many run summaries `job_state` reads: the builder shows the latest; older ones expire.
+RECENT_RUNS = 20
+# What the checkpoint item holds for the run's own use only.
+_CHECKPOINT_INTERNALS = ("pk", "sk", "expires_at", "lease_owner")
+
+
+@dataclass
+class JobState:
+    """What a job's RunsTable partition says about it, as the builder shows it."""
+
+    runs: list[dict[str, Any]]  # run summaries, newest first
+    checkpoint: dict[str, Any] | None  # the run in progress, or the last one's end state
+    bookmark: dict[str, Any] | None  # {"value", "run_id", "at"}
+
+    @property
+    def empty(self) -> bool:
+        return not self.runs and self.checkpoint is None and self.bookmark is None
+
+
+def job_state(runs: RunsStore, job_key: str, *, limit: int = RECENT_RUNS) -> JobState:
+    """The last `limit` run summaries, the checkpoint and the bookmark of the job whose state is
+    at `fetch#<job_key>` (`job_key` is `scoped(workspace, job)`): one Query (run ids start with
+    the time, so the newest are the last sort keys) and one BatchGetItem, however many runs the
+    job has had."""
+    pk = f"fetch#{job_key}"
+    page = query_page(runs.table, pk, sk_prefix="run#", newest_first=True, limit=limit)
+    table = runs.table
+    # The table resource's client takes and gives plain values, as the table does.
+    answer = table.meta.client.batch_get_item(
+        RequestItems={
+            table.name: {
+                "Keys": [{"pk": pk, "sk": sk} for sk in ("checkpoint", "bookmark")],
+                "ConsistentRead": True,
+            }
+        }
+    )
+    found: dict[str, dict[str, Any]] = {}
+    for item in answer.get("Responses", {}).get(table.name, []):
+        found[item["sk"]] = from_dynamo(item)
+    # Two small items are all but never left unprocessed; if they are, read them one by one.
+    for key in answer.get("UnprocessedKeys", {}).get(table.name, {}).get("Keys", []):
+        sk = key["sk"]
+        item = runs.get(pk, sk)
+        if item is not None:
+            found[sk] = item
+    checkpoint = found.get("checkpoint")
+    bookmark = found.get("bookmark")
+    now = time.time()
+    return JobState(
+        # DynamoDB deletes expired items lazily (within days): an expired summary is gone.
+        runs=[
+            _without(item, ("pk", "sk", "expires_at"))
+            for item in page.items
+            if item.get("expires_at") is None or item["expires_at"] >= now
+        ],
+        checkpoint=_without(checkpoint, _CHECKPOINT_INTERNALS) if checkpoint else None,
+        bookmark=_without(bookmark, ("pk", "sk", "expires_at")) if bookmark else None,
+    )
+
+
+def _without(item: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: value for name, value in item.items() if name not in names}
 
 
 def now_iso() -> str:

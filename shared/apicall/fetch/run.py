@@ -5,12 +5,14 @@ One run of a job may span several invocations. Its state lives in RunsTable (`fe
     sk checkpoint      the run in progress: position of the next page, counts, lease
     sk bookmark        the incremental bookmark of the last completed run
     sk run#<run_id>    the run summary: pages, records, skipped, elapsed, status, error
+                       (run ids begin with the time, so the newest run sorts last)
 
 After every written page the checkpoint moves to the next page, so a run that crashes resumes
 there on the next invocation, refetching at most the page it was on. When the Lambda's time runs
 low the run saves its position and hands the rest to a new invocation through the continuation
 queue. A lease on the checkpoint keeps two invocations (a schedule and a continuation, say) from
-running the same job at once.
+running the same job at once. The same queue also carries `{"fetch", "start": true}`, a run
+asked for now (the test API's POST /fetches/{job}/run).
 
 The next page is requested (in a worker thread) while the current one is mapped and written.
 """
@@ -62,7 +64,7 @@ from apicall.fetch.records import (
 )
 from apicall.http import client
 from apicall.request import jsonpath, templating
-from apicall.request.execute import check_spec
+from apicall.request.execute import check_spec, new_run_id
 
 # A page whose body is under this size cannot hold a record near DynamoDB's 400 KB item limit.
 SMALL_PAGE_BYTES = 300 * 1024
@@ -114,6 +116,17 @@ def send_continuation(message: dict[str, Any]) -> None:
             "FETCH_CONTINUATION_QUEUE_URL is not set", field="FETCH_CONTINUATION_QUEUE_URL"
         )
     boto3.client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(message))
+
+
+def queue_run(job: FetchJob, *, send: Continuation = send_continuation) -> None:
+    """Have the fetch function run `job` now, as its schedule would (start a run, or resume the
+    one in progress): `{"fetch": job, "start": true}` on the continuation queue.
+
+    The queue rather than an asynchronous invoke, for what it gives a hand-off (see
+    template.yaml): a run that fails for want of capacity is received again, and one that keeps
+    failing lands in the continuation DLQ, which raises an alarm.
+    """
+    send({"fetch": _job_message(job), "start": True})
 
 
 def run_fetch(
@@ -171,7 +184,8 @@ def _state_to_run(job: FetchJob, checkpoints: Checkpoints, run_id: str | None) -
     if resumable and saved is not None:
         return saved
     return RunState(
-        run_id=uuid.uuid4().hex,
+        # Time-ordered, so a job's run summaries (sk run#<run_id>) sort newest last.
+        run_id=new_run_id(),
         fingerprint=fingerprint,
         position=paginator_for(job.pagination).first_position(),
         started_at=time.time(),
@@ -432,28 +446,34 @@ def fetch_scheduled(event: Any, context: Any = None, **options: Any) -> dict[str
     return run_fetch(job, context=context, **options)
 
 
-# Run ids are uuid4 hex; anything else did not come from a hand-off.
+# Run ids are hex (apicall.request.execute.new_run_id); anything else came from no hand-off.
 _RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 # RunsTable partition of continuation messages that were malformed, one item per message.
 REJECTED_CONTINUATIONS = "fetch-rejected"
 
 
-def parse_continuation(body: Any) -> tuple[FetchJob, str]:
-    """The job and run id of a continuation message `{"fetch": FetchJob, "run_id"}`."""
+def parse_continuation(body: Any) -> tuple[FetchJob, str | None]:
+    """The job and run id of a continuation message `{"fetch": FetchJob, "run_id"}`, or the job
+    and None for `{"fetch": FetchJob, "start": true}` (run it now, see `queue_run`)."""
     if not isinstance(body, str):
         raise ConfigError("the continuation message has no body (a string)", field="body")
     message = parse_json_input(body, field="body", what="the continuation message body")
     if not isinstance(message, dict):
         raise ConfigError("the continuation message body must be a JSON object", field="body")
     for name in message:
-        if name not in ("fetch", "run_id"):
+        if name not in ("fetch", "run_id", "start"):
             where = field_path((name,))
             raise ConfigError(
-                f"{where}: not a field of a continuation message (fetch, run_id)", field=where
+                f"{where}: not a field of a continuation message (fetch, run_id, start)",
+                field=where,
             )
     if "fetch" not in message:
         raise ConfigError("the continuation message has no fetch job", field="fetch")
     job = parse_job(message["fetch"], field="fetch")
+    if "start" in message:
+        if message["start"] is not True or "run_id" in message:
+            raise ConfigError("start must be true, and comes without a run_id", field="start")
+        return job, None
     run_id = message.get("run_id")
     if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
         raise ConfigError("run_id must be the id of the run to resume", field="run_id")
@@ -463,7 +483,8 @@ def parse_continuation(body: Any) -> tuple[FetchJob, str]:
 def fetch_continuation(
     body: Any, context: Any = None, *, message_id: str | None = None, **options: Any
 ) -> dict[str, Any]:
-    """A continuation message `{"fetch": FetchJob, "run_id"}`: resume that run.
+    """A continuation message `{"fetch": FetchJob, "run_id"}`: resume that run; or
+    `{"fetch": FetchJob, "start": true}`: run the job as its schedule would.
 
     A malformed message is answered, logged and recorded, never raised: no retry can change it,
     so failing it would only send it round to the dead-letter queue.

@@ -9,6 +9,9 @@ outputs PushDeadLetterQueueUrl and PushQueueUrl). It moves what the DLQ held whe
 each, and ends. A moved message keeps its body and attributes, loses the rejection attributes,
 and carries `apicall-attempts-before`, so its attempts continue the numbering of its delivery
 history instead of starting again at 1.
+
+`replay` moves one dead letter, by its Push id and workspace (the test API's
+POST /pushes/{id}/replay).
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from apicall.core.settings import get_settings
+from apicall.core.workspaces import DEFAULT_WORKSPACE, WORKSPACE_NAME
 from apicall.push.deliverer import ATTEMPTS_BEFORE, REJECTED_REASON, SOURCE_MESSAGE_ID
 
 # Long enough to scan the whole queue before the first held message becomes visible again.
@@ -104,6 +108,110 @@ def redrive(
     for receipt in held.values():  # let the ones left alone be seen again at once
         sqs.change_message_visibility(QueueUrl=dlq_url, ReceiptHandle=receipt, VisibilityTimeout=0)
     return result
+
+
+# SQS finds no message by its content, so a replay receives dead letters until it meets the one
+# asked for: at most this many (100 receives of 10), well inside API Gateway's 29 s.
+REPLAY_SCAN_LIMIT = 1000
+# How long a replay holds each dead letter it looks at; it releases them all when it ends, so
+# this only matters if it dies first.
+REPLAY_VISIBILITY_S = 60
+# A replay stops looking with this much of its caller's time left, to release what it holds.
+REPLAY_MARGIN_MS = 5000
+
+
+@dataclass
+class ReplayResult:
+    found: bool
+    looked_at: int  # dead letters received and compared
+    depth: int  # what the DLQ held when the replay started (approximately, as SQS counts)
+    message_id: str | None = None  # the copy's message id on the push queue
+
+    @property
+    def complete(self) -> bool:
+        """Whether every dead letter was looked at (a miss then means there is none)."""
+        return self.found or self.looked_at >= self.depth
+
+
+def replay(
+    sqs: Any,
+    dlq_url: str,
+    queue_url: str,
+    push_id: str,
+    *,
+    workspace: str = DEFAULT_WORKSPACE,
+    max_looked_at: int = REPLAY_SCAN_LIMIT,
+    time_left_ms: Callable[[], int] | None = None,
+    max_attempts: int | None = None,
+) -> ReplayResult:
+    """Move the dead letter of Push message `push_id` of `workspace` back to the push queue, as
+    `redrive` moves one: attributes kept, attempt numbering continued.
+
+    It receives dead letters, holding each for REPLAY_VISIBILITY_S, until it meets one whose
+    body has that `id` and `workspace` (a body without a valid workspace is `default`'s, as the
+    push function records it), and moves that one only. It stops without it after looking at
+    what the DLQ held when it started, at `max_looked_at` messages, when a receive finds nothing
+    more, or with REPLAY_MARGIN_MS of `time_left_ms` left; then `complete` says whether the DLQ
+    was looked through. Every other message it held is released at once (10 per call). While
+    it looks, the messages it holds are hidden from another replay or redrive running at the
+    same moment, which may then miss them.
+    """
+    max_attempts = max_attempts or get_settings().push_max_attempts
+    result = ReplayResult(found=False, looked_at=0, depth=_depth(sqs, dlq_url))
+    budget = min(result.depth, max_looked_at)
+    held: dict[str, str] = {}  # DLQ message id -> receipt handle, to release at the end
+    try:
+        while result.looked_at < budget and not result.found:
+            if time_left_ms is not None and time_left_ms() < REPLAY_MARGIN_MS:
+                break
+            messages = sqs.receive_message(
+                QueueUrl=dlq_url,
+                MaxNumberOfMessages=min(10, budget - result.looked_at),
+                VisibilityTimeout=REPLAY_VISIBILITY_S,
+                MessageAttributeNames=["All"],
+                WaitTimeSeconds=1,
+            ).get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                message_id = message["MessageId"]
+                if message_id in held:  # received again: its hold ran out while we looked
+                    continue
+                held[message_id] = message["ReceiptHandle"]
+                result.looked_at += 1
+                wanted = _push_id(message) == push_id and _workspace(message) == workspace
+                if result.found or not wanted:
+                    continue
+                copy = sqs.send_message(
+                    QueueUrl=queue_url,
+                    MessageBody=message["Body"],
+                    MessageAttributes=_attributes_for_retry(message, max_attempts),
+                )
+                sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=held.pop(message_id))
+                result.found, result.message_id = True, copy["MessageId"]
+    finally:
+        _release(sqs, dlq_url, list(held.values()))
+    return result
+
+
+def _release(sqs: Any, queue_url: str, receipts: list[str]) -> None:
+    """Make held messages visible again at once."""
+    for start in range(0, len(receipts), 10):
+        entries = [
+            {"Id": str(index), "ReceiptHandle": receipt, "VisibilityTimeout": 0}
+            for index, receipt in enumerate(receipts[start : start + 10])
+        ]
+        sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)
+
+
+def _workspace(message: dict[str, Any]) -> str:
+    """The workspace of a dead letter's body, read as the push function reads it (its attempts
+    are recorded there): `default` when the body has none, or none that is a workspace name."""
+    try:
+        value = json.loads(message["Body"]).get("workspace", DEFAULT_WORKSPACE)
+    except (ValueError, AttributeError, RecursionError):
+        return DEFAULT_WORKSPACE
+    return value if isinstance(value, str) and WORKSPACE_NAME.match(value) else DEFAULT_WORKSPACE
 
 
 def _depth(sqs: Any, queue_url: str) -> int:
