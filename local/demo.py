@@ -425,6 +425,135 @@ def _api_gist(path: str, answer: Any) -> Any:
     return answer
 
 
+# --- 5. the builder flow -------------------------------------------------------------------------
+
+BUILDER_CONNECTION = "demo-crm"
+
+
+def api_call(
+    base_url: str, method: str, path: str, body: Any = None, *, api_key: str
+) -> tuple[int, Any]:
+    import httpx
+
+    response = httpx.request(
+        method,
+        base_url + path,
+        json=body,
+        headers={"x-api-key": api_key},
+        timeout=60,
+    )
+    try:
+        return response.status_code, response.json()
+    except ValueError:
+        return response.status_code, response.text
+
+
+def run_builder_flow(demo: Demo, job: str = "demo-orders-cursor") -> list[dict[str, Any]]:
+    """What a flow builder does through the API: create a connection and test it, save the
+    entities its vendor's OpenAPI document describes, preview and test one, then read the
+    history and the records the scheduled fetches stored."""
+    from local.demo_api import API_KEY
+
+    api = demo.triggers.api
+    assert api is not None
+    connection = {
+        "base_url": demo.url,
+        "auth": {"type": "api_key", "name": "X-API-Key", "value": API_KEY},
+        "allow_private_network": True,  # the demo API listens on 127.0.0.1
+    }
+    request = {
+        "connection": BUILDER_CONNECTION,
+        "entity": "getCustomer",
+        "response": {"fields": [{"name": "name", "type": "string", "path": "$.name"}]},
+    }
+    steps: list[tuple[str, str, str, Any, Any]] = [
+        # (what, method, path, body, what the summary shows of the answer)
+        (
+            "create a connection",
+            "POST",
+            "/connections",
+            {"name": BUILDER_CONNECTION, "display_name": "Demo CRM", "connection": connection},
+            lambda a: {"name": a.get("name"), "auth.value": _at(a, "connection.auth.value")},
+        ),
+        (
+            "test the connection",
+            "POST",
+            f"/connections/{BUILDER_CONNECTION}/test",
+            {"path": "/customers"},
+            lambda a: {"ok": a.get("ok"), "checks": [c.get("name") for c in a.get("checks", [])]},
+        ),
+        (
+            "discover and save entities",
+            "POST",
+            "/discover",
+            {"url": f"{demo.url}/openapi.json", "connection": BUILDER_CONNECTION, "save": True},
+            lambda a: {"saved": a.get("saved")},
+        ),
+        (
+            "list the entities",
+            "GET",
+            f"/connections/{BUILDER_CONNECTION}/entities",
+            None,
+            lambda a: [item.get("name") for item in a.get("items", [])],
+        ),
+        (
+            "preview a request",
+            "POST",
+            "/preview",
+            {"request": request, "values": {"customer_id": "2"}},
+            lambda a: {"method": a.get("method"), "url": a.get("url")},
+        ),
+        (
+            "test the request",
+            "POST",
+            "/test",
+            {"request": request, "values": {"customer_id": "2"}},
+            lambda a: {"ok": a.get("ok"), "data": a.get("data")},
+        ),
+        (
+            "read the history",
+            "GET",
+            f"/history?connection={BUILDER_CONNECTION}&limit=5",
+            None,
+            lambda a: [(i.get("route"), i.get("status")) for i in a.get("items", [])],
+        ),
+        (
+            "a fetch job's runs",
+            "GET",
+            f"/fetches/{job}",
+            None,
+            lambda a: {"runs": len(a.get("runs", [])), "checkpoint": bool(a.get("checkpoint"))},
+        ),
+        (
+            "its records",
+            "GET",
+            f"/records/{job}?limit=3",
+            None,
+            lambda a: {"records": len(a.get("items", [])), "more": a.get("next") is not None},
+        ),
+    ]
+    rows = []
+    for what, method, path, body, gist in steps:
+        say(f"{method} {api.url}{path}: {what}")
+        status, answer = api_call(api.url, method, path, body, api_key=api.api_key)
+        shown = gist(answer) if isinstance(answer, dict) and status < 400 else answer
+        rows.append(
+            {
+                "step": what,
+                "call": f"{method} {path.split('?')[0]}",
+                "status": status,
+                "answer": _short(shown, 70),
+            }
+        )
+    return rows
+
+
+def _at(value: Any, path: str) -> Any:
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
 # --- main ----------------------------------------------------------------------------------------
 
 
@@ -452,6 +581,7 @@ def main(argv: list[str] | None = None) -> int:
         fetch_rows = run_fetches(demo)
         push_rows, push_totals = run_pushes(demo)
         api_rows = run_test_api(demo)
+        builder_rows = run_builder_flow(demo)
         say("stopping the triggers, moto and the demo API")
     print()
     print("1. Request function (direct invoke, one per events/request_*.json)")
@@ -471,7 +601,15 @@ def main(argv: list[str] | None = None) -> int:
     print("4. Test API (HTTP -> API Gateway emulator -> ApiFunction)")
     print(table(list(api_rows[0]), [list(r.values()) for r in api_rows]))
     print()
+    print("5. The builder flow (connections, entities, preview, history and records over the API)")
+    print(table(list(builder_rows[0]), [list(r.values()) for r in builder_rows]))
+    print()
     problems = _problems(request_rows, fetch_rows, push_totals, api_rows)
+    problems += [
+        f"builder: {row['step']} answered {row['status']}"
+        for row in builder_rows
+        if row["status"] >= 400
+    ]
     say(f"done in {time.monotonic() - started:.1f}s")
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)

@@ -43,6 +43,98 @@ def json_response(
     )
 
 
+_CUSTOMER = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "status": {"type": "string", "enum": ["active", "inactive"]},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "balance": {"type": "number"},
+        "created_at": {"type": "string", "format": "date-time"},
+    },
+}
+_CUSTOMER_ID = {"name": "customer_id", "in": "path", "required": True, "schema": {"type": "string"}}
+CUSTOMERS_OPENAPI: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {"title": "Demo customers", "version": "1"},
+    "components": {
+        "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
+        "schemas": {"Customer": _CUSTOMER},
+    },
+    "security": [{"apiKey": []}],
+    "paths": {
+        "/customers": {
+            "get": {
+                "operationId": "listCustomers",
+                "summary": "Customers, filtered by status and tags",
+                "parameters": [
+                    {"name": "status", "in": "query", "schema": {"type": "string"}},
+                    {"name": "tag", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": {
+                        "description": "the customers",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "data": {
+                                            "type": "object",
+                                            "properties": {
+                                                "customers": {
+                                                    "type": "array",
+                                                    "items": {
+                                                        "$ref": "#/components/schemas/Customer"
+                                                    },
+                                                }
+                                            },
+                                        },
+                                        "count": {"type": "integer"},
+                                    },
+                                }
+                            }
+                        },
+                    }
+                },
+            },
+            "post": {
+                "operationId": "createCustomer",
+                "requestBody": {
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Customer"}}
+                    }
+                },
+                "responses": {"201": {"description": "created"}},
+            },
+        },
+        "/customers/{customer_id}": {
+            "get": {
+                "operationId": "getCustomer",
+                "parameters": [_CUSTOMER_ID],
+                "responses": {
+                    "200": {
+                        "description": "one customer",
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/Customer"}
+                            }
+                        },
+                    },
+                    "404": {"description": "no such customer"},
+                },
+            },
+            "delete": {
+                "operationId": "deleteCustomer",
+                "parameters": [_CUSTOMER_ID],
+                "responses": {"204": {"description": "deleted"}},
+            },
+        },
+    },
+}
+
+
 @dataclass
 class DemoState:
     """What the demo API has seen and handed out, shared across its threads."""
@@ -138,6 +230,11 @@ class DemoAPI:
         self.route("/binary", "binary", guarded(self.binary), ["POST"])
         self.route("/slow", "slow", self.slow, ["GET"])
         self.route("/health", "health", lambda request: json_response({"ok": True}), ["GET"])
+        self.route("/openapi.json", "openapi", self.openapi, ["GET"])
+
+    def openapi(self, request: Request) -> Response:
+        """The customers part of this API as OpenAPI 3, what a vendor publishes for discovery."""
+        return json_response(CUSTOMERS_OPENAPI)
 
     def token(self, request: Request) -> Response:
         client_id, client_secret = request.form.get("client_id"), request.form.get("client_secret")

@@ -11,7 +11,15 @@ from urllib.parse import urlsplit
 import httpx
 
 from apicall.push.deliverer import attempt_history
-from local.demo import Demo, count_records, dead_letters, running_demo
+from local.demo import (
+    EVENTS,
+    Demo,
+    api_call,
+    count_records,
+    dead_letters,
+    run_builder_flow,
+    running_demo,
+)
 from local.schedules import Scheduler
 from tests.e2e.conftest import children, port_open, wait_for
 
@@ -122,6 +130,31 @@ def test_an_unknown_route_answers_like_api_gateway(demo: Demo) -> None:
     answer = httpx.post(f"{api.url}/nothing-here", headers={"x-api-key": api.api_key})
 
     assert (answer.status_code, answer.json()) == (403, {"message": "Missing Authentication Token"})
+
+
+# Runs before the test below: once it has opened and closed a second stack in this process,
+# the module's stack answers ResourceNotFound for its tables (seen when this test ran after it).
+def test_the_builder_flow_of_make_demo_runs_over_the_api(demo: Demo) -> None:
+    # GIVEN a fetch job started through the API ("run now"), as a builder would
+    api = demo.triggers.api
+    assert api is not None
+    job = json.loads((EVENTS / "fetch_cursor.json").read_text())
+    status, _ = api_call(
+        api.url, "POST", f"/fetches/{job['job']}/run", {"job": job}, api_key=api.api_key
+    )
+    assert status == 202
+    wait_for(lambda: count_records(demo.stack, job["job"]) == demo.app.orders.total)
+
+    # WHEN make demo's builder section runs
+    rows = {row["step"]: row for row in run_builder_flow(demo, job["job"])}
+
+    # THEN every step answered, the connection was tested, entities saved, a test sent
+    assert [row["status"] for row in rows.values()] == [201] + [200] * 8
+    assert '"ok": true' in rows["test the connection"]["answer"]
+    assert "getCustomer" in rows["list the entities"]["answer"]
+    assert '"ok": true' in rows["test the request"]["answer"]
+    assert '"***"' in rows["create a connection"]["answer"]
+    assert '"more": true' in rows["its records"]["answer"]
 
 
 def test_no_process_thread_or_port_is_left_after_the_stack_closes() -> None:
