@@ -170,6 +170,33 @@ def test_an_entity_is_created_read_listed_updated_and_deleted() -> None:
     assert answer["error"]["kind"] == "not_found" and answer["error"]["fields"] == ["entity"]
 
 
+@pytest.mark.parametrize(
+    ("request_changes", "field"),
+    [
+        ({"url": "https://ada:pw-9x@api.example.com/customers"}, "request.url"),
+        ({"headers": {"Authorization": "Bearer tok-literal-1"}}, "request.headers.Authorization"),
+        ({"headers": {"X-API-Key": "key-literal-2"}}, "request.headers.X-API-Key"),
+    ],
+)
+def test_a_credential_written_into_an_entity_is_refused_naming_where(
+    request_changes: dict[str, Any], field: str
+) -> None:
+    # Stored as plain text and read back by anyone in the workspace: it belongs in the
+    # connection, whose secret fields are write-only.
+    status, answer = create(
+        "demo-bearer", {"name": "e", "request": {**GET_CUSTOMER, **request_changes}}
+    )
+
+    assert status == 422 and answer["error"]["fields"] == [field], answer
+    assert "pw-9x" not in json.dumps(answer) and "literal" not in json.dumps(answer)
+
+
+def test_a_credential_header_filled_from_a_placeholder_is_allowed() -> None:
+    request = {**GET_CUSTOMER, "headers": {"Authorization": "Bearer {token}"}}
+
+    assert create("demo-bearer", {"name": "e", "request": request})[0] == 201
+
+
 def test_a_name_taken_is_409_naming_it() -> None:
     body = {"name": "getCustomer", "request": GET_CUSTOMER}
     assert create("demo-bearer", body)[0] == 201

@@ -25,6 +25,7 @@ from functions.request import api as test_api
 from functions.request import app as request_app
 from local.sqs_trigger import peek_messages
 from local.stack import LocalContext
+from tests.support.builder_api import api_event
 from tests.support.echo import EchoAPI, OAuthClient
 from tests.support.encodings import forms, pair_forms
 from tests.support.push import PushRig
@@ -148,6 +149,7 @@ def test_no_form_of_any_secret_is_logged_stored_or_answered(
     answers = _test_api_calls(connections)
     fetched = _fetches(connections)
     _pushes(push_rig, connections, base)
+    builder_answers = _builder_calls(connections)
 
     # The API really received, and so echoed back, every credential.
     assert {secret for _, secret in api.seen} >= {secret for _, _, secret in SECRETS[:-1]}
@@ -162,10 +164,14 @@ def test_no_form_of_any_secret_is_logged_stored_or_answered(
         "log records": _log_records(caplog.records),
         "RunsTable": _strings(_without_cached_tokens(runs)),
         "RecordsTable": _strings(_scan(tables["RecordsTable"])),
+        "CatalogTable": _strings(_scan(tables["CatalogTable"])),
         "IdempotencyTable": _strings(_scan(tables["IdempotencyTable"])),
         "dead-letter queue attributes apicall added": _strings(_dead_letter_attributes(push_rig)),
         "Outcomes of direct invokes": _strings(outcomes),
         "test API answers": _strings(answers),
+        "builder API answers (connections, entities, preview, history, pushes, fetches, records)": (
+            _strings(builder_answers)
+        ),
         "fetch function answers": _strings(fetched),
         "push response excerpts": excerpts,
     }
@@ -173,7 +179,7 @@ def test_no_form_of_any_secret_is_logged_stored_or_answered(
         # Nothing on stderr is fine; everything else must have been filled by the run.
         assert strings or place == "log lines on stderr", f"nothing was captured from {place}"
 
-    # 11 places x 12 secrets x their 10 to 14 forms: 1,452 combinations.
+    # 13 places x 12 secrets x their 10 to 14 forms: 1,716 combinations.
     checked, hits = 0, []
     for place, strings in places.items():
         text = "\x00".join(strings)
@@ -183,8 +189,8 @@ def test_no_form_of_any_secret_is_logged_stored_or_answered(
                 checked += 1
                 if form in text:
                     hits.append(f"{what} ({form_name}) in {place}")
-    assert checked == 1452
-    assert hits == []
+    assert checked == 1716
+    assert hits == [], "\n".join(hits)
 
 
 # --- the flows ------------------------------------------------------------------------------------
@@ -231,6 +237,55 @@ def _test_api_calls(connections: dict[str, str]) -> list[Any]:
         answer = test_api.handler(event, _context("ApiFunction"))
         assert answer["statusCode"] == 200, answer["body"]
         answers.extend([answer["body"], json.loads(answer["body"])])
+    return answers
+
+
+def _builder_call(method: str, path: str, body: Any = None, **query: str) -> list[Any]:
+    """The raw text and the JSON of one builder API answer (it must be a success)."""
+    answer = test_api.handler(
+        api_event(method, path, body=body, query=query or None), _context("ApiFunction")
+    )
+    assert answer["statusCode"] < 300, (method, path, answer["body"])
+    text = answer["body"] or ""
+    return [text, json.loads(text)] if text else []
+
+
+def _builder_calls(connections: dict[str, str]) -> list[Any]:
+    """Every builder route that reads or shows a connection, an execution, a push, a fetch or
+    its records; each connection read masked and put back unchanged (the stored secret kept)."""
+    answers: list[Any] = []
+    for name, url in connections.items():
+        view = _builder_call("GET", f"/connections/{name}")
+        answers += view
+        masked = view[1]
+        answers += _builder_call(
+            "PUT", f"/connections/{name}", {"connection": masked["connection"]}
+        )
+        answers += _builder_call("POST", f"/connections/{name}/test", {"path": "/echo"})
+        # A password in an entity's URL is refused (it would be stored as plain text).
+        refused = test_api.handler(
+            api_event(
+                "POST", f"/connections/{name}/entities", body={"name": "x", "request": {"url": url}}
+            ),
+            _context("ApiFunction"),
+        )
+        assert refused["statusCode"] == (422 if "@" in url else 201), refused["body"]
+        answers.append(refused["body"])
+        answers += _builder_call(
+            "POST", f"/connections/{name}/entities", {"name": "echo", "request": {"url": "/echo"}}
+        )
+        answers += _builder_call("GET", f"/connections/{name}/entities/echo")
+        request = {"connection": name, "entity": "echo", "response": MAPPED}
+        answers += _builder_call("POST", "/preview", {"request": request})
+        answers += _builder_call("POST", "/test", {"request": request})
+        answers += _builder_call("GET", "/records/" + f"echo-{name}-2")
+        answers += _builder_call("GET", "/fetches/" + f"echo-{name}-2")
+        answers += _builder_call("GET", f"/pushes/evt-{name}-0")
+    answers += _builder_call("GET", "/connections", limit="500")
+    history = _builder_call("GET", "/history", limit="500")
+    answers += history
+    for item in history[1]["items"]:
+        answers += _builder_call("GET", f"/history/{item['run_id']}")
     return answers
 
 

@@ -212,7 +212,16 @@ def test_placeholders_of_form_and_raw_bodies() -> None:
             "//evil.example/x",
             "https://api.example.com/v2/evil.example/x",
         ),
-        ("https://api.example.com/v2", "https://other.example/x", "https://other.example/x"),
+        (
+            "https://api.example.com/v2",
+            "https://api.example.com/v3/x",
+            "https://api.example.com/v3/x",
+        ),
+        (
+            "https://api.example.com/v2",
+            "https://API.example.com:443/x",
+            "https://API.example.com:443/x",
+        ),
     ],
 )
 def test_url_joins_the_base_url_without_dropping_its_path(
@@ -220,6 +229,28 @@ def test_url_joins_the_base_url_without_dropping_its_path(
 ) -> None:
     out = render(connection="crm", url=url, connection_config=Connection(base_url=base_url))
     assert out.url == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://other.example/x",
+        "http://api.example.com/v2/x",
+        "https://api.example.com:8443/x",
+        "https://api.example.com.evil.example/x",
+        "https://{host}/x",
+    ],
+)
+def test_an_absolute_url_off_the_connections_origin_is_refused(url: str) -> None:
+    # Its credentials would go to a host the caller chose, where the caller could read them.
+    request = spec(connection="crm", url=url)
+    connection = Connection(base_url="https://api.example.com/v2")
+
+    with pytest.raises(InvalidRequest) as caught:
+        render_request(request, {"host": "evil.example"}, None, connection)
+
+    assert caught.value.field == "request.url"
+    assert "https://api.example.com:443" in caught.value.message
 
 
 def test_relative_url_without_connection_is_an_error_naming_the_url() -> None:

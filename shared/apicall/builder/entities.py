@@ -20,6 +20,7 @@ from typing import Any, Literal, NoReturn
 
 from pydantic import Field, ValidationError
 
+from apicall.core import redaction
 from apicall.core.catalog import CatalogStore, Entity, default_catalog_store
 from apicall.core.connections import read_workspace_secret
 from apicall.core.errors import ConfigError, InvalidRequest, NotFound, config_error_from
@@ -240,9 +241,30 @@ def stored_request(request: Mapping[str, Any], connection: str) -> dict[str, Any
     except ValidationError as exc:
         raise config_error_from(exc, data=data, prefix="request", what="request") from exc
     check_spec(spec)  # templates and JSONPaths: its fields are named `request.` already
+    _refuse_credentials(spec)
     stored = spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
     del stored["connection"]
     return stored
+
+
+def _refuse_credentials(spec: RequestSpec) -> None:
+    """An entity is stored as plain text in CatalogTable and read back by anyone in the
+    workspace; credentials belong in the connection, whose secret fields are write-only."""
+    found = redaction.userinfo(spec.url) if spec.url else None
+    if found is not None and found[1]:
+        raise InvalidRequest(
+            "request.url: a password in the URL would be stored as plain text; "
+            "put the credentials in the connection's auth",
+            field="request.url",
+        )
+    for name, value in spec.headers.items():
+        literal = "{" not in value  # a placeholder is filled at run time, from the values
+        if name.lower() in redaction.SENSITIVE_HEADERS and literal:
+            raise InvalidRequest(
+                f"request.headers.{name}: a credential would be stored as plain text; "
+                "put it in the connection's auth or headers, or send it as a placeholder",
+                field=f"request.headers.{name}",
+            )
 
 
 def entity_name(text: str) -> str:

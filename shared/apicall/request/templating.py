@@ -482,6 +482,8 @@ def _absolute_url(template_url: str, filled: str, connection: Connection | None)
     if _HAS_SCHEME.match(template_url):
         if not _HTTP_SCHEME.match(template_url):
             raise InvalidRequest("request.url: only http and https URLs", field="request.url")
+        if connection is not None and connection.base_url is not None:
+            _check_same_origin(filled, connection.base_url)
         return filled
     if connection is None or connection.base_url is None:
         raise InvalidRequest(
@@ -490,6 +492,29 @@ def _absolute_url(template_url: str, filled: str, connection: Connection | None)
         )
     check_text(connection.base_url, field="connection.base_url")
     return _join(connection.base_url, filled)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def _check_same_origin(url: str, base_url: str) -> None:
+    """A connection's credentials go to its own origin only: whoever may use a connection (a
+    builder's test, a workflow step) must not be able to send its secrets to a host of their
+    choosing and read them there, which would make write-only secrets readable."""
+    if _origin(url) != _origin(base_url):
+        scheme, host, port = _origin(base_url)
+        raise InvalidRequest(
+            f"request.url: an absolute URL must be on the connection's origin "
+            f"{scheme}://{host}:{port}; use a path, or a request without the connection",
+            field="request.url",
+        )
 
 
 def _split_checked_url(url: str) -> tuple[str, list[tuple[str, str]]]:
