@@ -23,6 +23,7 @@ from apicall.core.catalog import default_catalog_store
 from apicall.core.errors import ApicallError, named_problems
 from apicall.core.models import ENTITY_PATTERN, MAX_ENTITY_CHARS
 from apicall.core.observability import logger, metrics, tracer
+from apicall.core.store import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT
 
 # A deployment without what this function needs fails here, naming the variable.
 SETTINGS = settings.load(settings.ApiSettings)
@@ -146,10 +147,13 @@ def oauth_callback(
     return consent.finish(state, code, error=error)
 
 
+# Every list's paging: `limit`, and `next` as apicall.core.store.encode_next makes it.
+PageLimit = Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT)]
+NextToken = Annotated[str | None, Query(max_length=4096, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
 # --- connections (builder/connections.py) -------------------------------------------------------
 
-# What apicall.core.store.encode_next makes: a list's `next`.
-CONNECTIONS_NEXT = r"^[A-Za-z0-9_-]+$"
 ConnectionName = Annotated[str, Path(max_length=256, pattern=CONNECTION_SEGMENT)]
 
 
@@ -176,8 +180,8 @@ def create_connection(
 
 @app.get("/connections", responses=_answers(connections.ConnectionPage, 422))
 def list_connections(
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    next: Annotated[str | None, Query(max_length=4096, pattern=CONNECTIONS_NEXT)] = None,
+    limit: PageLimit = DEFAULT_PAGE_LIMIT,
+    next: NextToken = None,
 ) -> dict[str, Any]:
     return connections.list_page(workspace=_workspace(), limit=limit, next_token=next)
 
@@ -223,8 +227,6 @@ def test_connection(
 
 # --- entities and preview (builder/entities.py) --------------------------------------------------
 
-# What apicall.core.store.encode_next makes: a list's `next`.
-ENTITIES_NEXT = r"^[A-Za-z0-9_-]+$"
 # One path segment (apicall.core.models.ENTITY_PATTERN).
 EntityName = Annotated[str, Path(max_length=MAX_ENTITY_CHARS, pattern=ENTITY_PATTERN)]
 
@@ -242,8 +244,8 @@ def create_entity(
 @app.get("/connections/<name>/entities", responses=_answers(entities.EntityPage, 404, 422))
 def list_entities(
     name: ConnectionName,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    next: Annotated[str | None, Query(max_length=4096, pattern=ENTITIES_NEXT)] = None,
+    limit: PageLimit = DEFAULT_PAGE_LIMIT,
+    next: NextToken = None,
 ) -> dict[str, Any]:
     return entities.list_page(_workspace(), name, limit=limit, next_token=next)
 
@@ -284,8 +286,6 @@ def preview(body: Annotated[testapi.PreviewBody, Body()]) -> dict[str, Any]:
 # A fetch job's name (FetchJob.job) and a run id (apicall.request.execute.new_run_id).
 JOB_NAME = r"^[A-Za-z0-9_.:-]+$"
 RUN_ID = r"^[0-9a-f]{32}$"
-# What apicall.core.store.encode_next makes.
-NEXT_TOKEN = r"^[A-Za-z0-9_-]+$"
 # An RFC 3339 date-time, its offset optional (then UTC).
 DATE_TIME = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?$"
 
@@ -303,8 +303,8 @@ def list_history(
     route: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     since: Annotated[str | None, Query(pattern=DATE_TIME, description="inclusive")] = None,
     until: Annotated[str | None, Query(pattern=DATE_TIME, description="inclusive")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    next: Annotated[str | None, Query(max_length=4096, pattern=NEXT_TOKEN)] = None,
+    limit: PageLimit = DEFAULT_PAGE_LIMIT,
+    next: NextToken = None,
 ) -> dict[str, Any]:
     return history.list_history(
         _workspace(),
@@ -351,8 +351,8 @@ def run_fetch(
 @app.get("/records/<job>", responses=_answers(history.RecordsPage, 404, 422))
 def list_records(
     job: Annotated[str, Path(max_length=200, pattern=JOB_NAME)],
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    next: Annotated[str | None, Query(max_length=4096, pattern=NEXT_TOKEN)] = None,
+    limit: PageLimit = DEFAULT_PAGE_LIMIT,
+    next: NextToken = None,
 ) -> dict[str, Any]:
     return history.list_records(_workspace(), job, limit=limit, next_token=next)
 

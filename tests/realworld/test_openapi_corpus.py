@@ -71,9 +71,13 @@ def operations(name: str) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
 
 @pytest.fixture
 def send(
-    httpserver: HTTPServer, put_connection: Callable[[str, dict[str, Any]], str]
+    httpserver: HTTPServer,
+    put_connection: Callable[[str, dict[str, Any]], str],
+    tables: dict[str, Any],
 ) -> Iterator[Callable[..., tuple[int, dict[str, Any], int]]]:
-    """POST /discover with one document: (status, answer, size of the answer's body in bytes)."""
+    """POST /discover with one document: (status, answer, size of the answer's body in bytes).
+
+    `tables`: the test API reads the caller's workspace from CatalogTable."""
     put_connection(CONNECTION, {"base_url": httpserver.url_for("/"), "allow_private_network": True})
 
     def call(name: str, text: str | None = None, **choices: Any) -> tuple[int, dict[str, Any], int]:

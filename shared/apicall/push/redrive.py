@@ -74,13 +74,7 @@ def redrive(
     seen: set[str] = set()  # DLQ message ids this run looked at
     held: dict[str, str] = {}  # DLQ message id -> receipt handle, to release at the end
     while len(seen) < budget:
-        messages = sqs.receive_message(
-            QueueUrl=dlq_url,
-            MaxNumberOfMessages=min(10, budget - len(seen)),
-            VisibilityTimeout=SCAN_VISIBILITY_S,
-            MessageAttributeNames=["All"],
-            WaitTimeSeconds=1,
-        ).get("Messages", [])
+        messages = _receive(sqs, dlq_url, budget - len(seen), SCAN_VISIBILITY_S)
         if not messages:
             break
         for message in messages:
@@ -164,13 +158,7 @@ def replay(
         while result.looked_at < budget and not result.found:
             if time_left_ms is not None and time_left_ms() < REPLAY_MARGIN_MS:
                 break
-            messages = sqs.receive_message(
-                QueueUrl=dlq_url,
-                MaxNumberOfMessages=min(10, budget - result.looked_at),
-                VisibilityTimeout=REPLAY_VISIBILITY_S,
-                MessageAttributeNames=["All"],
-                WaitTimeSeconds=1,
-            ).get("Messages", [])
+            messages = _receive(sqs, dlq_url, budget - result.looked_at, REPLAY_VISIBILITY_S)
             if not messages:
                 break
             for message in messages:
@@ -303,3 +291,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _receive(sqs: Any, dlq_url: str, most: int, visibility_s: int) -> list[dict[str, Any]]:
+    """Up to `most` (at most 10) dead letters with their attributes, each held `visibility_s`."""
+    answer = sqs.receive_message(
+        QueueUrl=dlq_url,
+        MaxNumberOfMessages=min(10, most),
+        VisibilityTimeout=visibility_s,
+        MessageAttributeNames=["All"],
+        WaitTimeSeconds=1,
+    )
+    messages: list[dict[str, Any]] = answer.get("Messages", [])
+    return messages
