@@ -26,7 +26,7 @@ from apicall.core.errors import (
     UpstreamSSLError,
     UpstreamTimeout,
 )
-from apicall.core.models import BasicAuth, Connection, RetryPolicy
+from apicall.core.models import ApiKeyAuth, BasicAuth, Connection, RetryPolicy
 from apicall.http import client as client_module
 from apicall.http.client import ConnectionClient, OutgoingRequest, SendPolicy, is_success
 from apicall.http.guard import Guard
@@ -382,6 +382,32 @@ def test_authorization_is_dropped_on_a_cross_origin_redirect(server: HTTPServer)
         assert response.content == b"there"
         assert "authorization" in server.log[0][0].headers
         assert "authorization" not in other.log[0][0].headers
+    finally:
+        other.stop()
+
+
+def test_every_credential_header_is_dropped_on_a_cross_origin_redirect(server: HTTPServer) -> None:
+    # An api_key auth header, and a credential among the connection's own headers, are for its
+    # origin only; its other headers still go along.
+    other = HTTPServer(host="127.0.0.1", port=0)
+    other.start()
+    try:
+        other.expect_request("/landing").respond_with_data("there")
+        server.expect_request("/go").respond_with_data(
+            "", status=302, headers={"Location": other.url_for("/landing")}
+        )
+        api_key = {"type": "api_key", "name": "X-Service-Key", "value": "k3y-auth"}
+        connection = LOCAL.model_copy(update={"auth": ApiKeyAuth.model_validate(api_key)})
+        # As rendering sends them: the connection's headers merged into the request's.
+        headers = {"X-Api-Key": "k3y-header", "X-Organization-ID": "org-1"}
+
+        response = fetch(server.url_for("/go"), connection, name="with-api-key", headers=headers)
+
+        assert response.content == b"there"
+        first, second = server.log[0][0].headers, other.log[0][0].headers
+        assert first["x-service-key"] == "k3y-auth" and first["x-api-key"] == "k3y-header"
+        assert "x-service-key" not in second and "x-api-key" not in second
+        assert second["x-organization-id"] == "org-1"
     finally:
         other.stop()
 

@@ -44,7 +44,12 @@ from apicall.core.models import (
     SuccessCodes,
     status_set,
 )
-from apicall.core.redaction import safe_url, secret_values
+from apicall.core.redaction import (
+    SENSITIVE_HEADERS,
+    safe_url,
+    secret_header_names,
+    secret_values,
+)
 from apicall.core.runtime import RUNTIME, Keyed
 from apicall.http.auth import auth_for
 from apicall.http.body import read_capped
@@ -187,6 +192,7 @@ class ConnectionClient:
             max_redirects=policy.max_redirects if policy.follow_redirects else 0,
             permits=self.permits,
             clock=self.clock,
+            credential_headers=SENSITIVE_HEADERS | secret_header_names(self.connection),
         )
         token = transport.current_call.set(call)
         try:
@@ -345,6 +351,7 @@ class _Exchange:
     max_redirects: int
     permits: _Permits | None
     clock: Callable[[], float]
+    credential_headers: frozenset[str]  # lowercased names, dropped on a cross-origin redirect
 
     def run(self, request: OutgoingRequest) -> HttpResponse:
         url = _target(request)
@@ -366,7 +373,9 @@ class _Exchange:
                 body = {}
                 headers = _without(headers, "content-type", "content-length")
             if _origin(next_url) != _origin(url):
-                headers, auth = _without(headers, "authorization", "cookie"), None
+                # Credentials are for the connection's origin only (its auth, an api_key header,
+                # a credential among its own headers); the rest of the request still applies.
+                headers, auth = _without(headers, *self.credential_headers), None
             url = next_url
         raise AssertionError("unreachable")  # pragma: no cover
 
