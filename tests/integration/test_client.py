@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -362,54 +362,52 @@ def test_follow_redirects_false_returns_the_3xx(server: HTTPServer) -> None:
     assert len(server.log) == 1
 
 
-def test_authorization_is_dropped_on_a_cross_origin_redirect(server: HTTPServer) -> None:
+@pytest.fixture
+def other_origin(server: HTTPServer) -> Iterator[HTTPServer]:
+    """A second server, where `server`'s /go redirects (to /landing, which answers "there")."""
     other = HTTPServer(host="127.0.0.1", port=0)
     other.start()
-    try:
-        other.expect_request("/landing").respond_with_data("there")
-        server.expect_request("/go").respond_with_data(
-            "", status=302, headers={"Location": other.url_for("/landing")}
-        )
-
-        basic = {"type": "basic", "username": "user", "password": "pw"}
-        response = fetch(
-            server.url_for("/go"),
-            LOCAL.model_copy(update={"auth": BasicAuth.model_validate(basic)}),
-            name="with-basic-auth",
-            headers={"Authorization": "Bearer t0ken"},
-        )
-
-        assert response.content == b"there"
-        assert "authorization" in server.log[0][0].headers
-        assert "authorization" not in other.log[0][0].headers
-    finally:
-        other.stop()
+    other.expect_request("/landing").respond_with_data("there")
+    server.expect_request("/go").respond_with_data(
+        "", status=302, headers={"Location": other.url_for("/landing")}
+    )
+    yield other
+    other.stop()
 
 
-def test_every_credential_header_is_dropped_on_a_cross_origin_redirect(server: HTTPServer) -> None:
+def test_authorization_is_dropped_on_a_cross_origin_redirect(
+    server: HTTPServer, other_origin: HTTPServer
+) -> None:
+    basic = {"type": "basic", "username": "user", "password": "pw"}
+    response = fetch(
+        server.url_for("/go"),
+        LOCAL.model_copy(update={"auth": BasicAuth.model_validate(basic)}),
+        name="with-basic-auth",
+        headers={"Authorization": "Bearer t0ken"},
+    )
+
+    assert response.content == b"there"
+    assert "authorization" in server.log[0][0].headers
+    assert "authorization" not in other_origin.log[0][0].headers
+
+
+def test_every_credential_header_is_dropped_on_a_cross_origin_redirect(
+    server: HTTPServer, other_origin: HTTPServer
+) -> None:
     # An api_key auth header, and a credential among the connection's own headers, are for its
     # origin only; its other headers still go along.
-    other = HTTPServer(host="127.0.0.1", port=0)
-    other.start()
-    try:
-        other.expect_request("/landing").respond_with_data("there")
-        server.expect_request("/go").respond_with_data(
-            "", status=302, headers={"Location": other.url_for("/landing")}
-        )
-        api_key = {"type": "api_key", "name": "X-Service-Key", "value": "k3y-auth"}
-        connection = LOCAL.model_copy(update={"auth": ApiKeyAuth.model_validate(api_key)})
-        # As rendering sends them: the connection's headers merged into the request's.
-        headers = {"X-Api-Key": "k3y-header", "X-Organization-ID": "org-1"}
+    api_key = {"type": "api_key", "name": "X-Service-Key", "value": "k3y-auth"}
+    connection = LOCAL.model_copy(update={"auth": ApiKeyAuth.model_validate(api_key)})
+    # As rendering sends them: the connection's headers merged into the request's.
+    headers = {"X-Api-Key": "k3y-header", "X-Organization-ID": "org-1"}
 
-        response = fetch(server.url_for("/go"), connection, name="with-api-key", headers=headers)
+    response = fetch(server.url_for("/go"), connection, name="with-api-key", headers=headers)
 
-        assert response.content == b"there"
-        first, second = server.log[0][0].headers, other.log[0][0].headers
-        assert first["x-service-key"] == "k3y-auth" and first["x-api-key"] == "k3y-header"
-        assert "x-service-key" not in second and "x-api-key" not in second
-        assert second["x-organization-id"] == "org-1"
-    finally:
-        other.stop()
+    assert response.content == b"there"
+    first, second = server.log[0][0].headers, other_origin.log[0][0].headers
+    assert first["x-service-key"] == "k3y-auth" and first["x-api-key"] == "k3y-header"
+    assert "x-service-key" not in second and "x-api-key" not in second
+    assert second["x-organization-id"] == "org-1"
 
 
 def test_authorization_is_kept_on_a_same_origin_redirect(server: HTTPServer) -> None:
